@@ -1,0 +1,74 @@
+"""What the commands share: errors the user can fix, the bank, output."""
+
+import os
+import sys
+
+import click
+
+from grader.report import ExitCode
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class UserError(click.ClickException):
+    """A mistake the user can fix (unknown id, missing file): exit code 2."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InternalError(click.ClickException):
+    """A fault of the grader or the bank: exit code 3, never blamed on the learner."""
+
+    exit_code = ExitCode.INTERNAL
+
+    def format_message(self):
+        return f"internal error: {self.message}"
+
+
+def load_bank():
+    from grader.catalog import Bank, CatalogError
+
+    try:
+        return Bank()
+    except CatalogError as exc:
+        raise InternalError(f"the bank's catalog is broken: {exc}") from None
+
+
+def find_item(bank, item_id):
+    from grader.catalog import UnknownItem
+
+    try:
+        return bank.item(item_id)
+    except UnknownItem as exc:
+        raise UserError(str(exc)) from None
+
+
+def readable_file(path):
+    """The path, if it is a readable regular file; a UserError that says what is wrong if not."""
+    if not os.path.exists(path):
+        raise UserError(f"{path} does not exist.")
+    if not os.path.isfile(path):
+        raise UserError(f"{path} is not a file.")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{path} cannot be read: {exc.strerror}.") from None
+    return path
+
+
+def use_color():
+    return "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def emit(text, output):
+    """Print `text`, or write it to `output` and say so."""
+    if output is None:
+        click.echo(text, color=use_color())
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(click.unstyle(text) + "\n")
+    except OSError as exc:
+        raise UserError(f"cannot write {output}: {exc.strerror}.") from None
+    click.echo(f"Report written to {output}", err=True)

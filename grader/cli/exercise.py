@@ -1,0 +1,40 @@
+"""`grade exercise ID`: grade a learner's file against the item's hidden suite."""
+
+import click
+
+from grader.cli.common import DEVICES, emit, find_item, load_bank, readable_file, UserError
+
+
+@click.command(epilog="""\b
+Examples:
+  grade exercise linear_regression_torch
+  grade exercise linear_regression_jax --file ~/answers/lr.py --device cpu
+  grade exercise linear_regression_jax --seed 1234      replay a run's inputs
+  grade exercise linear_regression_torch --format json --output report.json
+""")
+@click.argument("item_id", metavar="ID")
+@click.option("--file", "path", type=click.Path(dir_okay=True),
+              help="The file to grade (default: exercises/ID/ID.py).")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="Where the code runs; auto takes a GPU when the framework sees one.")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1),
+              help="Replay the inputs of an earlier run (its report prints the seed).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Report format.")
+@click.option("--output", type=click.Path(dir_okay=False),
+              help="Write the report to this file instead of the terminal.")
+def exercise(item_id, path, device, seed, fmt, output):
+    """Grade your solution of exercise ID against its hidden checks."""
+    from grader import judge, progress
+
+    bank = load_bank()
+    item = find_item(bank, item_id)
+    own_file = path is None
+    path = readable_file(str(bank.stub_file(item.id)) if own_file else path)
+    report = judge.grade(bank, item.id, path, device=device, seed=seed)
+    if report.usage_error:
+        raise UserError(report.usage_error)
+    if own_file and report.status != "error":
+        progress.record(bank, report)
+    emit(report.to_json() if fmt == "json" else report.to_text(click.style), output)
+    raise SystemExit(int(report.exit_code))

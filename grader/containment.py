@@ -1,0 +1,227 @@
+"""Holding a worker's processes: memory limits and teardown.
+
+Each worker starts in its own session and process group. Where the OS lets the judge write to a
+cgroup (v2, or v1's memory controller), the worker is moved into a fresh child cgroup before it
+runs any learner code: the cgroup enforces the memory limit and lists every process the worker
+started, even those that left the process group with setsid. Where no cgroup can be written, the
+judge becomes a child subreaper, so that orphaned grandchildren are re-parented to it and can
+still be found and killed; memory is then reported as not enforced. RLIMIT_AS is never used: it
+breaks XLA and CUDA, which reserve large virtual ranges.
+"""
+
+import ctypes
+import itertools
+import os
+import signal
+import time
+
+_PR_SET_CHILD_SUBREAPER = 36
+_counter = itertools.count()
+
+
+def become_subreaper():
+    """Ask Linux to re-parent our orphaned descendants to us (best effort)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _own_cgroup_dirs():
+    """(v2 dir or None, v1 memory dir or None) of this process, as mounted here."""
+    v2_dir = v1_dir = None
+    try:
+        with open("/proc/self/cgroup") as handle:
+            lines = handle.read().splitlines()
+        with open("/proc/self/mountinfo") as handle:
+            mounts = handle.read().splitlines()
+    except OSError:
+        return None, None
+    v2_mount = v1_mount = None
+    for line in mounts:
+        fields = line.split(" - ")
+        if len(fields) != 2:
+            continue
+        mount_point = fields[0].split()[4]
+        fstype, _, options = (fields[1].split() + ["", ""])[:3]
+        if fstype == "cgroup2" and v2_mount is None:
+            v2_mount = mount_point
+        elif fstype == "cgroup" and "memory" in options.split(","):
+            v1_mount = mount_point
+    for line in lines:
+        hierarchy, controllers, path = line.split(":", 2)
+        if hierarchy == "0" and v2_mount:
+            v2_dir = os.path.join(v2_mount, path.lstrip("/"))
+        elif "memory" in controllers.split(",") and v1_mount:
+            v1_dir = os.path.join(v1_mount, path.lstrip("/"))
+    return v2_dir, v1_dir
+
+
+class _Cgroup:
+    """One child cgroup of ours with a memory limit (v2: memory.max; v1: limit_in_bytes)."""
+
+    def __init__(self, path, version):
+        self.path = path
+        self.version = version
+
+    @classmethod
+    def create(cls, memory_bytes):
+        v2_dir, v1_dir = _own_cgroup_dirs()
+        name = f"dlprep-{os.getpid()}-{next(_counter)}"
+        for parent, version, limit_file in ((v2_dir, 2, "memory.max"),
+                                            (v1_dir, 1, "memory.limit_in_bytes")):
+            if not parent:
+                continue
+            path = os.path.join(parent, name)
+            try:
+                os.mkdir(path)
+            except OSError:
+                continue
+            group = cls(path, version)
+            try:
+                group._write(limit_file, str(memory_bytes))
+                if version == 1:
+                    group._try_write("memory.memsw.limit_in_bytes", str(memory_bytes))
+                else:
+                    group._try_write("memory.swap.max", "0")
+                return group
+            except OSError:
+                group.remove()
+        return None
+
+    def _write(self, name, text):
+        with open(os.path.join(self.path, name), "w") as handle:
+            handle.write(text)
+
+    def _try_write(self, name, text):
+        try:
+            self._write(name, text)
+        except OSError:
+            pass
+
+    def adopt(self, pid):
+        self._write("cgroup.procs", str(pid))
+
+    def pids(self):
+        try:
+            with open(os.path.join(self.path, "cgroup.procs")) as handle:
+                return [int(line) for line in handle.read().split()]
+        except OSError:
+            return []
+
+    def oom_killed(self):
+        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        try:
+            with open(os.path.join(self.path, name)) as handle:
+                for line in handle:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill" and int(value) > 0:
+                        return True
+        except (OSError, ValueError):
+            pass
+        if self.version == 1:
+            try:
+                with open(os.path.join(self.path, "memory.failcnt")) as handle:
+                    return int(handle.read()) > 0
+            except (OSError, ValueError):
+                pass
+        return False
+
+    def kill(self):
+        if self.version == 2:
+            self._try_write("cgroup.kill", "1")
+        for _ in range(100):
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                _kill(pid)
+            time.sleep(0.01)
+
+    def remove(self):
+        for _ in range(50):
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.02)
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Containment:
+    """What holds one worker: a cgroup where possible, always its process group."""
+
+    def __init__(self, memory_mb):
+        self.memory_mb = memory_mb
+        self.cgroup = _Cgroup.create(memory_mb * 1024 * 1024) if memory_mb else None
+        self.pgid = None
+
+    @property
+    def memory_note(self):
+        if self.cgroup:
+            return f"{self.memory_mb} MiB, enforced (cgroup v{self.cgroup.version})"
+        return "not enforced (no writable cgroup on this machine)"
+
+    def adopt(self, pid):
+        """Put a freshly started worker (its own session leader) under this containment."""
+        self.pgid = pid
+        if self.cgroup:
+            try:
+                self.cgroup.adopt(pid)
+            except OSError:
+                self.cgroup.remove()
+                self.cgroup = None
+
+    def oom_killed(self):
+        return bool(self.cgroup and self.cgroup.oom_killed())
+
+    def kill_all(self):
+        """Kill every process of the worker: its group, its cgroup, and orphans re-parented to us."""
+        if self.pgid:
+            try:
+                os.killpg(self.pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.cgroup:
+            self.cgroup.kill()
+
+    def release(self):
+        if self.cgroup:
+            self.cgroup.remove()
+
+
+def sweep_orphans(keep):
+    """Kill and reap children of ours that are not `keep` (descendants re-parented to us).
+
+    Only meaningful when this process is a subreaper: grandchildren that a worker left behind
+    (after setsid and a double fork) then become our children when the worker dies. Workers
+    run in sessions of their own, so children in our own session are never touched.
+    """
+    me = os.getpid()
+    my_session = os.getsid(0)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in keep:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        # fields: state, ppid, pgrp, session, ...; our own session holds no worker
+        if len(fields) > 3 and int(fields[1]) == me and int(fields[3]) != my_session:
+            pid = int(entry)
+            _kill(pid)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass

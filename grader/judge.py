@@ -1,0 +1,343 @@
+"""The judge: grade one file against one item's hidden suite.
+
+`grade()` starts a learner worker and a reference worker in parallel, runs the suite's checks
+with pytest in this process (the `SuitePlugin` gives them the `workers`, `rng`, `tol` and `device`
+fixtures and collects the outcomes), stops every worker and returns a `Report`. This module
+imports no framework; it never runs learner code itself.
+"""
+
+import contextlib
+import dataclasses
+import io
+import secrets
+import time
+import zlib
+from pathlib import Path
+
+import numpy
+import pytest
+
+from grader import verdicts
+from grader.containment import become_subreaper, sweep_orphans
+from grader.report import CheckResult, Report
+from grader.verdicts import InternalFault, LearnerFault
+from grader.workers import OutputLog, WorkerGone, WorkerProcess, WorkerSpec
+
+# float32 tolerances per device (GPU matrix products and convolutions may run in TF32)
+TOLERANCES = {"cpu": (1e-4, 1e-5), "cuda": (2e-3, 2e-3)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """How a learner call's time limit is set: min(cap, max(floor, factor x reference time))."""
+
+    factor: float
+    floor_s: float
+    cap_s: float
+    load_floor_s: float
+    memory_mb: int
+
+    def for_reference(self, reference_s):
+        return min(self.cap_s, max(self.floor_s, self.factor * reference_s))
+
+    def describe(self):
+        return (f"{self.factor:g} x the reference's time, at least {self.floor_s:g} s, "
+                f"at most {self.cap_s:g} s")
+
+
+class Side:
+    """One role's worker, restarted after it dies; a file that fails to load stays failed."""
+
+    def __init__(self, spec, log):
+        self.spec = spec
+        self.log = log
+        self.worker = None
+        self.load_failure = None  # (verdict, message) once the target failed to import
+        self.load_s = None
+        self.ready_info = None
+
+    def start(self):
+        if self.worker is None and self.load_failure is None:
+            self.worker = WorkerProcess(self.spec, self.log)
+            self.worker.start()
+
+    def await_ready(self, limit_s):
+        """Wait for the worker started last; returns its ready message or records a failure."""
+        self.start()
+        if self.load_failure:
+            return None
+        try:
+            reply, self.load_s = self.worker.await_ready(limit_s)
+        except WorkerGone as gone:
+            self.worker = None
+            self.ready_info = None
+            self.load_failure = (gone.verdict, f"your file did not load: {gone.message}")
+            return None
+        if reply["op"] == "ready":
+            self.ready_info = reply
+            return reply
+        self.stop()
+        self.ready_info = None
+        if reply["op"] == "load_failed":
+            self.load_failure = (reply["verdict"], reply["message"])
+            return None
+        return reply  # no_device or internal: the caller decides
+
+    def call(self, probe, inputs, limit_s, load_limit_s):
+        """Run a probe; (reply, seconds), or WorkerGone / LearnerFault."""
+        if self.ready_info is None:
+            reply = self.await_ready(load_limit_s)
+            if reply is not None and reply["op"] != "ready":
+                raise InternalFault(f"a restarted {self.spec.role} worker answered {reply}")
+        if self.load_failure:
+            raise self.not_loaded()
+        try:
+            reply, seconds = self.worker.request(
+                {"op": "probe", "probe": probe, "inputs": inputs}, limit_s, f"`{probe}`")
+        except WorkerGone:
+            self.worker = None
+            self.ready_info = None
+            raise
+        return reply, seconds
+
+    def not_loaded(self):
+        verdict, message = self.load_failure
+        return LearnerFault(verdict, "not run: your file did not load (" +
+                            message.splitlines()[0] + ")")
+
+    def stop(self):
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+
+@dataclasses.dataclass
+class CheckTiming:
+    time_s: float = 0.0
+    limit_s: float = None
+    reference_s: dict = dataclasses.field(default_factory=dict)
+
+
+class CheckWorkers:
+    """The `workers` fixture: runs probes in the reference and learner workers for one check."""
+
+    def __init__(self, session, timing):
+        self.session = session
+        self.timing = timing
+
+    def reference(self, probe, **inputs):
+        side = self.session.reference
+        try:
+            reply, seconds = side.call(probe, inputs, self.session.limits.cap_s,
+                                       self.session.limits.cap_s)
+        except (WorkerGone, LearnerFault) as exc:
+            raise InternalFault(f"the reference failed running `{probe}`: {exc}") from None
+        if reply["op"] != "result":
+            raise InternalFault(f"the reference failed running `{probe}`: "
+                                f"{reply.get('message', reply)}")
+        self.timing.reference_s[probe] = seconds
+        return reply["value"]
+
+    def learner(self, probe, **inputs):
+        session = self.session
+        reference_s = self.timing.reference_s.get(probe)
+        limit_s = (session.limits.for_reference(reference_s) if reference_s is not None
+                   else session.limits.cap_s)
+        self.timing.limit_s = max(self.timing.limit_s or 0.0, limit_s)
+        try:
+            reply, seconds = session.learner.call(probe, inputs, limit_s, session.load_limit_s)
+        except WorkerGone as gone:
+            self.timing.time_s += limit_s if gone.verdict == verdicts.TIMEOUT else 0.0
+            session.learner.start()  # a fresh worker warms up for the next check
+            raise LearnerFault(gone.verdict, f"Your code {gone.message}.") from None
+        self.timing.time_s += seconds
+        if reply["op"] == "result":
+            return reply["value"]
+        if reply["op"] == "fault" and reply.get("verdict") in verdicts.LEARNER_VERDICTS:
+            raise LearnerFault(reply["verdict"], str(reply.get("message", "")))
+        raise InternalFault(f"the learner worker failed inside the suite's probe `{probe}`: "
+                            f"{reply.get('message', reply)}")
+
+    def both(self, probe, **inputs):
+        """(reference result, learner result) of the same probe on the same inputs."""
+        if self.session.learner.load_failure:
+            raise self.session.learner.not_loaded()
+        return self.reference(probe, **inputs), self.learner(probe, **inputs)
+
+
+class SuitePlugin:
+    """A pytest plugin: the suite's fixtures, and one CheckResult per test."""
+
+    def __init__(self, session):
+        self.session = session
+        self.results = []
+        self.problems = []  # suite faults outside any check (collection errors)
+        self._timing = {}
+        self._faults = {}
+
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", "task(number): the statement's task this checks")
+        config.addinivalue_line("markers", "points(number): this check's weight (default 1)")
+
+    # fixtures ------------------------------------------------------------------------------
+
+    @pytest.fixture
+    def workers(self, request):
+        return CheckWorkers(self.session, self._timing.setdefault(request.node.nodeid,
+                                                                  CheckTiming()))
+
+    @pytest.fixture
+    def rng(self, request):
+        return numpy.random.default_rng([self.session.seed,
+                                         zlib.crc32(request.node.name.encode())])
+
+    @pytest.fixture
+    def tol(self):
+        return self.session.tolerance
+
+    @pytest.fixture
+    def device(self):
+        return self.session.device
+
+    # outcomes ------------------------------------------------------------------------------
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        yield
+        if call.excinfo is not None and item.nodeid not in self._faults:
+            self._faults[item.nodeid] = (call.when, call.excinfo.value)
+
+    def pytest_runtest_teardown(self, item):
+        self.results.append(self._result(item))
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.problems.append(f"the suite could not be collected: {report.longreprtext}")
+
+    def _result(self, item):
+        timing = self._timing.get(item.nodeid, CheckTiming())
+        task = item.get_closest_marker("task")
+        points = item.get_closest_marker("points")
+        status, message = self._verdict(item)
+        if task is None:
+            status, message = verdicts.INTERNAL, "the suite's check has no task marker"
+        return CheckResult(
+            name=item.name.removeprefix("test_"),
+            task=task.args[0] if task else None,
+            status=status,
+            message=message,
+            time_s=round(timing.time_s, 4),
+            limit_s=round(timing.limit_s, 3) if timing.limit_s else None,
+            points=points.args[0] if points else 1,
+        )
+
+    def _verdict(self, item):
+        fault = self._faults.get(item.nodeid)
+        if fault is None:
+            return verdicts.PASSED, ""
+        when, exc = fault
+        if isinstance(exc, LearnerFault):
+            return exc.verdict, exc.message
+        if isinstance(exc, AssertionError) and when == "call":
+            return verdicts.FAILED, str(exc)
+        if isinstance(exc, InternalFault):
+            return verdicts.INTERNAL, str(exc)
+        if type(exc).__name__ == "Skipped":
+            return "skipped", str(exc)
+        return verdicts.INTERNAL, f"the suite raised {type(exc).__name__}: {exc}"
+
+
+class Session:
+    """Everything one grading run shares: workers, seed, device, limits."""
+
+    def __init__(self, item, target, display, device, seed, bank):
+        self.item = item
+        self.seed = seed
+        self.limits = Limits(**item.limits)
+        self.load_limit_s = self.limits.cap_s
+        suite = bank.suite_dir(item.id)
+        spec = dict(module=item.id, probes=suite / "probes.py", framework=item.framework,
+                    device=device, memory_mb=self.limits.memory_mb)
+        reference_file = bank.solution_file(item.id)
+        self.reference = Side(WorkerSpec(role="reference", target=reference_file,
+                                         display=bank.display(reference_file), **spec),
+                              OutputLog())
+        self.learner = Side(WorkerSpec(role="learner", target=target, display=display, **spec),
+                            OutputLog())
+        self.device = None
+        self.tolerance = None
+
+
+def grade(bank, item_id, target, device="auto", seed=None):
+    """Grade `target` (a path) against the item's hidden suite; returns a Report."""
+    item = bank.item(item_id)
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    target = Path(target).resolve()
+    session = Session(item, target, bank.display(target), device, seed, bank)
+    report = Report(exercise=item.id, file=bank.display(target), seed=seed,
+                    limits=session.limits.describe())
+    subreaper = become_subreaper()
+    started = time.perf_counter()
+    try:
+        _run(session, bank, report)
+    finally:
+        session.learner.stop()
+        session.reference.stop()
+        if subreaper:
+            sweep_orphans(keep=set())
+        report.learner_output = session.learner.log.text()
+        report.learner_output_bytes = session.learner.log.total
+        report.elapsed_s = round(time.perf_counter() - started, 2)
+    return report
+
+
+def _run(session, bank, report):
+    session.reference.start()
+    session.learner.start()
+    reference_ready = session.reference.await_ready(session.limits.cap_s)
+    if reference_ready is None or reference_ready["op"] == "internal":
+        detail = (reference_ready or {}).get("message") or str(session.reference.load_failure)
+        report.internal_error = f"the reference worker did not start: {detail}"
+        return
+    if reference_ready["op"] == "no_device":
+        report.usage_error = reference_ready["message"]
+        return
+    session.device = reference_ready["device"]
+    session.tolerance = Tolerance(*TOLERANCES[session.device])
+    session.load_limit_s = min(session.limits.cap_s,
+                               max(session.limits.load_floor_s,
+                                   session.limits.factor * session.reference.load_s))
+    report.device = session.device
+    report.device_name = reference_ready["device_name"]
+    report.versions = reference_ready["versions"]
+    report.memory = session.reference.worker.containment.memory_note
+    learner_ready = session.learner.await_ready(session.load_limit_s)
+    if learner_ready is not None and learner_ready["op"] != "ready":
+        report.internal_error = f"the learner worker did not start: {learner_ready}"
+        return
+    if session.learner.load_failure:
+        report.load_error = session.learner.load_failure[1]
+    plugin = SuitePlugin(session)
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        import pytest
+
+        pytest.main(_pytest_args(bank.suite_dir(session.item.id)), plugins=[plugin])
+    report.checks = plugin.results
+    if plugin.problems or not plugin.results:
+        report.internal_error = "; ".join(plugin.problems) or (
+            "the suite ran no check:\n" + log.getvalue()[-2000:])
+
+
+def _pytest_args(suite_dir):
+    return [
+        str(suite_dir), "-q", "--assert=plain", "--noconftest", "-p", "no:cacheprovider",
+        "-p", "no:randomly", "--import-mode=importlib", "-s",
+        "-c", str(suite_dir.parent / "pytest.ini"), "--rootdir", str(suite_dir.parent),
+    ]

@@ -1,0 +1,161 @@
+"""The report of one grading run, and the exit codes every command answers with."""
+
+import dataclasses
+import enum
+import json
+
+from grader import verdicts
+
+SCHEMA_VERSION = 1
+
+
+class ExitCode(enum.IntEnum):
+    ALL_PASSED = 0
+    NOT_ALL_PASSED = 1
+    USAGE = 2
+    INTERNAL = 3
+
+
+@dataclasses.dataclass
+class CheckResult:
+    name: str
+    task: object
+    status: str
+    message: str
+    time_s: float
+    limit_s: float
+    points: int = 1
+
+    @property
+    def score(self):
+        return self.points if self.status == verdicts.PASSED else 0
+
+    @property
+    def title(self):
+        return self.name.replace("_", " ")
+
+
+@dataclasses.dataclass
+class Report:
+    exercise: str
+    file: str
+    seed: int
+    limits: str
+    device: str = None
+    device_name: str = None
+    versions: dict = dataclasses.field(default_factory=dict)
+    memory: str = None
+    checks: list = dataclasses.field(default_factory=list)
+    load_error: str = None
+    internal_error: str = None
+    usage_error: str = None
+    learner_output: str = ""
+    learner_output_bytes: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def status(self):
+        if self.internal_error or any(c.status == verdicts.INTERNAL for c in self.checks):
+            return "error"
+        if self.checks and all(c.status == verdicts.PASSED for c in self.checks):
+            return "passed"
+        return "failed"
+
+    @property
+    def exit_code(self):
+        return {"passed": ExitCode.ALL_PASSED, "failed": ExitCode.NOT_ALL_PASSED,
+                "error": ExitCode.INTERNAL}[self.status]
+
+    @property
+    def score(self):
+        return sum(check.score for check in self.checks)
+
+    @property
+    def max_score(self):
+        return sum(check.points for check in self.checks)
+
+    def to_dict(self):
+        return {
+            "version": SCHEMA_VERSION,
+            "exercise": self.exercise,
+            "file": self.file,
+            "status": self.status,
+            "score": self.score,
+            "max_score": self.max_score,
+            "device": self.device,
+            "device_name": self.device_name,
+            "versions": self.versions,
+            "seed": self.seed,
+            "limits": {"time": self.limits, "memory": self.memory},
+            "load_error": self.load_error,
+            "internal_error": self.internal_error,
+            "output": {"head": self.learner_output, "bytes": self.learner_output_bytes},
+            "elapsed_s": self.elapsed_s,
+            "checks": [
+                {"name": c.name, "title": c.title, "task": c.task, "status": c.status,
+                 "message": c.message, "time_s": c.time_s, "limit_s": c.limit_s,
+                 "points": c.points, "score": c.score}
+                for c in self.checks
+            ],
+        }
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_text(self, style=lambda text, **_: text):
+        lines = self._header(style)
+        if self.load_error:
+            lines += ["", style("Your file did not load:", fg="red", bold=True)]
+            lines += ["  " + line for line in self.load_error.splitlines()]
+        if self.internal_error:
+            lines += ["", style("Internal error (not your fault; please report it):",
+                                fg="magenta", bold=True)]
+            lines += ["  " + line for line in self.internal_error.splitlines()]
+        task = object()
+        for check in self.checks:
+            if check.task != task:
+                task = check.task
+                lines += ["", style(f"Task {task}", bold=True)]
+            lines += self._check_lines(check, style)
+        if self.learner_output_bytes:
+            lines += ["", style(f"Your code printed {self.learner_output_bytes} bytes"
+                                f"{' (first ' + str(len(self.learner_output.encode())) + ' shown)' if self.learner_output_bytes > len(self.learner_output.encode()) else ''}:", bold=True)]
+            lines += ["  | " + line for line in self.learner_output.splitlines()[:40]]
+        lines += ["", self._summary(style)]
+        return "\n".join(lines)
+
+    def _header(self, style):
+        versions = " · ".join(f"{name} {self.versions[name]}" for name in ("torch", "jax")
+                              if name in self.versions)
+        lines = [style(f"dlprep · {self.exercise} · {self.file}", bold=True)]
+        if self.device:
+            lines.append(f"device {self.device} ({self.device_name}) · {versions} · "
+                         f"seed {self.seed} (replay with --seed {self.seed})")
+            lines.append(f"time limit per check: {self.limits} · memory: {self.memory}")
+        else:
+            lines.append(f"seed {self.seed}")
+        return lines
+
+    def _check_lines(self, check, style):
+        colour = {"passed": "green", "failed": "red", "internal_error": "magenta"}.get(
+            check.status, "yellow")
+        mark = "✓" if check.status == verdicts.PASSED else "✗"
+        timing = (f"{check.time_s:.2f} s / {check.limit_s:.1f} s" if check.limit_s
+                  else f"{check.time_s:.2f} s")
+        head = f"  {style(mark + ' ' + verdicts.label(check.status).ljust(16), fg=colour)}" \
+               f"{check.title}  ({timing})"
+        lines = [head]
+        if check.status != verdicts.PASSED and check.message and not (
+                self.load_error and check.message.startswith("not run")):
+            lines += ["      " + line for line in check.message.splitlines()]
+        return lines
+
+    def _summary(self, style):
+        counts = {}
+        for check in self.checks:
+            counts[check.status] = counts.get(check.status, 0) + 1
+        parts = ", ".join(f"{n} {verdicts.label(status)}" for status, n in counts.items())
+        colour = {"passed": "green", "failed": "red", "error": "magenta"}[self.status]
+        return style(f"{self.status.upper()}  score {self.score}/{self.max_score}"
+                     f"{' · ' + parts if parts else ''} · {self.elapsed_s:.1f} s", fg=colour,
+                     bold=True)

@@ -1,0 +1,236 @@
+"""Hidden suite for linear_regression_torch.
+
+Each check runs one probe on the learner's module and on the reference solution with the same
+freshly drawn float32 inputs, and compares the two results here:
+
+1. build_model's state_dict holds exactly "linear.weight" (out, in) and "linear.bias" (out,),
+   float32, and predict matches the reference for given weights on inputs of several shapes.
+2. mse_loss returns a 0-d tensor equal to the mean of the squared errors over all elements.
+3. sgd_step from given weights gives the reference's loss and updated weights, for one step and
+   for three consecutive steps (gradients must not leak from one call into the next).
+4. fit reaches the least-squares optimum: the training MSE of the returned weights, computed
+   here in float64, is at most optimum * 1.01 + 1e-4.
+"""
+
+import numpy as np
+import pytest
+
+from grader.expect import expect_close, expect_keys, require_array
+
+FIT_FACTOR = 1.01
+FIT_SLACK = 1e-4
+NOISE_SCALE = 0.1
+
+
+# --- drawing inputs ------------------------------------------------------------------------------
+
+
+def draw_sizes(rng):
+    """Three (in_features, out_features), each out_features in 1..3 once."""
+    return [(int(rng.integers(1, 9)), int(out)) for out in rng.permutation([1, 2, 3])]
+
+
+def draw_shapes(rng):
+    """Three (batch, in_features, out_features); one is a single example (batch 1)."""
+    batches = [1, int(rng.integers(2, 65)), int(rng.integers(2, 65))]
+    return [(batch, *sizes) for batch, sizes in zip(batches, draw_sizes(rng))]
+
+
+def draw_weights(rng, in_features, out_features):
+    """A weight in PyTorch's (out, in) layout and a bias, float32.
+
+    They are drawn in the canonical (in, out) layout and transposed: nn.Linear stores the
+    weight as (out_features, in_features).
+    """
+    weight = rng.normal(size=(in_features, out_features)).astype(np.float32)  # (in, out)
+    bias = rng.normal(size=(out_features,)).astype(np.float32)  # (out,)
+    return np.ascontiguousarray(weight.T), bias  # (out, in), (out,)
+
+
+def draw_batch(rng, batch, in_features, out_features):
+    x = rng.normal(size=(batch, in_features)).astype(np.float32)
+    y = rng.normal(size=(batch, out_features)).astype(np.float32)
+    return x, y
+
+
+def draw_regression_data(rng, num_examples, in_features, out_features):
+    """x ~ N(0, 1); y = x @ true_weight + true_bias + 0.1 * noise; float32."""
+    x = rng.normal(size=(num_examples, in_features))
+    true_weight = rng.normal(size=(in_features, out_features))
+    true_bias = rng.normal(size=(out_features,))
+    noise = rng.normal(size=(num_examples, out_features))
+    y = x @ true_weight + true_bias + NOISE_SCALE * noise
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+# --- judging -------------------------------------------------------------------------------------
+
+
+def shape_of(sizes):
+    return tuple(int(size) for size in sizes)
+
+
+def training_mse(weight, bias, x, y):
+    """MSE of canonical-layout weights (in, out) on (x, y), in float64."""
+    predictions = x.astype(np.float64) @ weight.astype(np.float64) + bias.astype(np.float64)
+    return float(np.mean((predictions - y.astype(np.float64)) ** 2))
+
+
+def least_squares_mse(x, y):
+    """The smallest MSE any weight and bias reach on (x, y), from np.linalg.lstsq."""
+    design = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])  # (n, in + 1)
+    solution, *_ = np.linalg.lstsq(design, y.astype(np.float64), rcond=None)  # (in + 1, out)
+    return float(np.mean((design @ solution - y.astype(np.float64)) ** 2))
+
+
+def expect_fit_reaches_optimum(workers, x, y):
+    want, got = workers.both("fit_weights", x=x, y=y)
+    call = f"fit(x.shape={x.shape}, y.shape={y.shape})"
+    for name in ("weight", "bias"):
+        array = require_array(got[name], call)
+        if array.shape != want[name].shape:
+            raise AssertionError(
+                f"Called `{call}`. The trained {name} has shape {array.shape} "
+                f"(read as (in, out) from linear.weight.T), expected {want[name].shape}."
+            )
+    mse = training_mse(got["weight"], got["bias"], x, y)
+    optimum = least_squares_mse(x, y)
+    limit = optimum * FIT_FACTOR + FIT_SLACK
+    if not np.isfinite(mse):
+        raise AssertionError(
+            f"Called `{call}`. The trained weights give a training MSE of {mse}: training "
+            f"diverged. Lower the learning rate (and check that the loss is a mean, not a sum)."
+        )
+    if mse > limit:
+        raise AssertionError(
+            f"Called `{call}`. The returned model's training MSE is {mse:.6g}; the least-squares "
+            f"optimum is {optimum:.6g}, and the check allows up to {limit:.6g} "
+            f"(optimum x {FIT_FACTOR} + {FIT_SLACK:g}). Train for more steps or with a larger (still stable) learning rate."
+        )
+
+
+# --- task 1: the model and its prediction -------------------------------------------------------
+
+
+@pytest.mark.task(1)
+def test_model_holds_linear_weight_and_bias_with_the_reference_shapes(workers, rng):
+    for in_features, out_features in draw_sizes(rng):
+        want, got = workers.both("parameter_shapes", in_features=in_features,
+                                 out_features=out_features)
+        call = f"build_model({in_features}, {out_features}).state_dict()"
+        expect_keys(got["shapes"], want["shapes"], call)
+        for name, want_sizes in want["shapes"].items():
+            got_shape, want_shape = shape_of(got["shapes"][name]), shape_of(want_sizes)
+            if got_shape != want_shape:
+                raise AssertionError(
+                    f"Called `{call}`. {name!r} has shape {got_shape}, expected {want_shape} "
+                    f"(nn.Linear stores the weight as (out_features, in_features))."
+                )
+
+
+@pytest.mark.task(1)
+def test_parameters_are_float32(workers, rng):
+    in_features, out_features = draw_sizes(rng)[0]
+    want, got = workers.both("parameter_shapes", in_features=in_features,
+                             out_features=out_features)
+    call = f"build_model({in_features}, {out_features}).state_dict()"
+    expect_keys(got["dtypes"], want["dtypes"], call)
+    for name, want_dtype in want["dtypes"].items():
+        if got["dtypes"][name] != want_dtype:
+            raise AssertionError(
+                f"Called `{call}`. {name!r} is {got['dtypes'][name]}, expected {want_dtype}."
+            )
+
+
+@pytest.mark.task(1)
+def test_prediction_matches_the_reference_for_given_weights(workers, rng, tol):
+    for batch, in_features, out_features in draw_shapes(rng):
+        weight, bias = draw_weights(rng, in_features, out_features)
+        x, _ = draw_batch(rng, batch, in_features, out_features)
+        want, got = workers.both("predict_with_weights", weight=weight, bias=bias, x=x)
+        call = (f"predict(model, x.shape={x.shape}) with linear.weight.shape={weight.shape}, "
+                f"linear.bias.shape={bias.shape}")
+        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol)
+
+
+# --- task 2: the loss ----------------------------------------------------------------------------
+
+
+@pytest.mark.task(2)
+def test_loss_is_a_zero_dimensional_tensor(workers, rng):
+    batch, _, out_features = draw_shapes(rng)[1]
+    predictions, targets = draw_batch(rng, batch, out_features, out_features)
+    want, got = workers.both("loss", predictions=predictions, targets=targets)
+    got = require_array(got, "mse_loss(predictions, targets)")
+    if got.shape != want.shape:
+        raise AssertionError(
+            f"Called `mse_loss(predictions.shape={predictions.shape}, "
+            f"targets.shape={targets.shape})`. Returned shape {got.shape}, expected a 0-d "
+            f"tensor (shape {want.shape}): reduce with .mean() over all elements."
+        )
+
+
+@pytest.mark.task(2)
+def test_loss_is_the_mean_squared_error_over_all_elements(workers, rng, tol):
+    for batch, _, out_features in draw_shapes(rng):
+        predictions, targets = draw_batch(rng, batch, out_features, out_features)
+        want, got = workers.both("loss", predictions=predictions, targets=targets)
+        got = require_array(got, "mse_loss(predictions, targets)")
+        if got.size == 1:  # the 0-d requirement is checked on its own
+            got = got.reshape(())
+        call = f"mse_loss(predictions.shape={predictions.shape}, targets.shape={targets.shape})"
+        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol)
+
+
+# --- task 3: one step of gradient descent --------------------------------------------------------
+
+
+def check_steps(workers, rng, tol, steps):
+    batch, in_features, out_features = draw_shapes(rng)[1]
+    weight, bias = draw_weights(rng, in_features, out_features)
+    x, y = draw_batch(rng, batch, in_features, out_features)
+    learning_rate = float(rng.uniform(0.01, 0.2))
+    want, got = workers.both("sgd_steps", weight=weight, bias=bias, x=x, y=y,
+                             learning_rate=learning_rate, steps=steps)
+    call = (f"sgd_step(model, x.shape={x.shape}, y.shape={y.shape}, "
+            f"learning_rate={learning_rate:.4g})")
+    if steps > 1:
+        call = f"{call} {steps} times on the same model"
+    if steps == 1:
+        expect_close(require_array(got["losses"], call).reshape(-1)[:1].reshape(()),
+                     want["losses"].reshape(()), f"{call}: the returned loss",
+                     rtol=tol.rtol, atol=tol.atol)
+    else:
+        expect_close(got["losses"], want["losses"], f"{call}: the returned losses, in order",
+                     rtol=tol.rtol, atol=tol.atol)
+    expect_close(got["weight"], want["weight"], f"{call}: linear.weight afterwards",
+                 rtol=tol.rtol, atol=tol.atol)
+    expect_close(got["bias"], want["bias"], f"{call}: linear.bias afterwards",
+                 rtol=tol.rtol, atol=tol.atol)
+
+
+@pytest.mark.task(3)
+def test_one_step_returns_the_loss_and_updates_the_weights_like_the_reference(workers, rng, tol):
+    check_steps(workers, rng, tol, steps=1)
+
+
+@pytest.mark.task(3)
+def test_three_consecutive_steps_match_the_reference(workers, rng, tol):
+    check_steps(workers, rng, tol, steps=3)
+
+
+# --- task 4: training ----------------------------------------------------------------------------
+
+
+@pytest.mark.task(4)
+def test_fit_reaches_the_least_squares_optimum(workers, rng):
+    num_examples, in_features, out_features = (
+        int(rng.integers(64, 257)), int(rng.integers(1, 9)), int(rng.integers(1, 4)))
+    x, y = draw_regression_data(rng, num_examples, in_features, out_features)
+    expect_fit_reaches_optimum(workers, x, y)
+
+
+@pytest.mark.task(4)
+def test_fit_reaches_the_optimum_with_few_examples_many_features_and_outputs(workers, rng):
+    x, y = draw_regression_data(rng, num_examples=64, in_features=8, out_features=3)
+    expect_fit_reaches_optimum(workers, x, y)

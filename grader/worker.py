@@ -1,0 +1,233 @@
+"""A worker: a fresh interpreter that imports one target file and runs probes on request.
+
+Started by the judge as `python -s -m grader.worker REQUEST_FD REPLY_FD` (exec, never fork). It
+waits for an `init` request before it imports anything, so the judge can place it in a cgroup
+first. Every reply is a channel frame on the reply pipe; the learner's prints go to stdout and
+stderr, which the judge captures separately.
+
+Replies:
+  {"op": "ready", "device": ..., "device_name": ..., "versions": {...}}
+  {"op": "load_failed", "verdict": ..., "message": ...}   the target file did not import
+  {"op": "no_device", "message": ...}                     --device cuda without a GPU
+  {"op": "result", "value": ...}
+  {"op": "fault", "verdict": ..., "message": ...}          the target's code failed
+  {"op": "internal", "message": ...}                       the probe itself failed
+"""
+
+import importlib.util
+import os
+import sys
+import traceback
+
+from grader import channel
+from grader.probekit import Reject
+
+PROBE_MODULE = "dlprep_probes"
+
+
+def main():
+    request_fd, reply_fd = int(sys.argv[1]), int(sys.argv[2])
+    requests = os.fdopen(request_fd, "rb", buffering=0)
+    replies = os.fdopen(reply_fd, "wb", buffering=0)
+    init = channel.read_frame(requests)
+    if init is None:
+        return
+    worker = Worker(init)
+    channel.write_frame(replies, worker.start())
+    if not worker.ready:
+        return
+    while True:
+        request = channel.read_frame(requests)
+        if request is None or request.get("op") == "exit":
+            return
+        reply = worker.run_probe(request["probe"], request["inputs"])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            frame = channel.encode(reply)
+        except channel.Unsendable as exc:
+            frame = channel.encode({"op": "fault", "verdict": "failed", "message": "returned a "
+                                    f"value that is not an array, number or dict of them ({exc})"})
+        replies.write(frame)
+
+
+class Worker:
+    def __init__(self, init):
+        self.target_path = os.path.realpath(init["target"])
+        self.display = init["display"]
+        self.module_name = init["module"]
+        self.probes_path = init["probes"]
+        self.framework = init["framework"]
+        self.requested_device = init["device"]
+        self.device = None
+        self.probes = None
+        self.target = None
+        self.ready = False
+
+    # --- start-up ----------------------------------------------------------------------------
+
+    def start(self):
+        try:
+            self.probes = _import_file(PROBE_MODULE, self.probes_path)
+            self.device, device_name = resolve_device(self.framework, self.requested_device)
+        except NoDevice as exc:
+            return {"op": "no_device", "message": str(exc)}
+        except BaseException:  # the hidden suite is ours: any failure here is internal
+            return {"op": "internal", "message": traceback.format_exc(limit=-3)}
+        failure = self._load_target()
+        if failure:
+            return failure
+        self.ready = True
+        return {
+            "op": "ready",
+            "device": self.device,
+            "device_name": device_name,
+            "versions": framework_versions(),
+        }
+
+    def _load_target(self):
+        try:
+            with open(self.target_path, "rb") as handle:
+                source = handle.read()
+            code = compile(source, self.target_path, "exec")
+        except SyntaxError as exc:
+            return {"op": "load_failed", "verdict": "error", "message": self._syntax(exc)}
+        except OSError as exc:
+            return {"op": "load_failed", "verdict": "error",
+                    "message": f"could not read {self.display}: {exc.strerror}"}
+        sys.path.insert(0, os.path.dirname(self.target_path))
+        module = type(sys)(self.module_name)
+        module.__file__ = self.target_path
+        sys.modules[self.module_name] = module
+        try:
+            exec(code, module.__dict__)
+        except BaseException as exc:  # learner code: anything can come out of it
+            return {"op": "load_failed", "verdict": "error",
+                    "message": "importing your file failed: " + self._describe(exc)}
+        self.target = module
+        return None
+
+    def _syntax(self, exc):
+        where = f"line {exc.lineno}" if exc.lineno else "an unknown line"
+        text = f"\n    {exc.text.rstrip()}" if exc.text and exc.text.strip() else ""
+        return f"{type(exc).__name__} in {self.display}, {where}: {exc.msg}{text}"
+
+    # --- probes --------------------------------------------------------------------------------
+
+    def run_probe(self, name, inputs):
+        probe = getattr(self.probes, name, None)
+        if not callable(probe) or name.startswith("_"):
+            return {"op": "internal", "message": f"the suite has no probe named {name!r}"}
+        try:
+            value = to_plain(probe(self.target, self.device, **inputs))
+        except Reject as exc:
+            return {"op": "fault", "verdict": "failed", "message": str(exc)}
+        except BaseException as exc:  # learner code, or a probe tripping over its result
+            return self._classify(exc)
+        return {"op": "result", "value": value}
+
+    def _classify(self, exc):
+        frames = self._learner_frames(exc)
+        if isinstance(exc, AttributeError) and exc.obj is self.target and not frames:
+            return {"op": "fault", "verdict": "error",
+                    "message": f"your file does not define `{exc.name}`"}
+        if not frames:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                return {"op": "fault", "verdict": "error", "message": self._describe(exc)}
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            return {"op": "fault", "verdict": "error",
+                    "message": f"your code's result could not be used: {detail}"}
+        if isinstance(exc, NotImplementedError):
+            return {"op": "fault", "verdict": "not_implemented",
+                    "message": f"`{frames[-1].name}` raised NotImplementedError"}
+        return {"op": "fault", "verdict": "error", "message": self._describe(exc)}
+
+    def _learner_frames(self, exc):
+        frames = traceback.extract_tb(exc.__traceback__)
+        return [frame for frame in frames if frame.filename == self.target_path]
+
+    def _describe(self, exc):
+        """The exception with the learner's own frames only, paths shown as the judge gave them."""
+        if isinstance(exc, SystemExit):
+            headline = f"called sys.exit({exc.code!r})"
+        elif isinstance(exc, KeyboardInterrupt):
+            headline = "raised KeyboardInterrupt"
+        else:
+            headline = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        lines = [headline]
+        for frame in self._learner_frames(exc):
+            lines.append(f'  {self.display}, line {frame.lineno}, in {frame.name}')
+            if frame.line:
+                lines.append(f"    {frame.line}")
+        return "\n".join(lines)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+class NoDevice(Exception):
+    pass
+
+
+def _import_file(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def resolve_device(framework, requested):
+    """("cpu" | "cuda", a human name) for the framework this item uses."""
+    if framework == "torch":
+        import torch
+
+        has_gpu = torch.cuda.is_available()
+        gpu_name = torch.cuda.get_device_name(0) if has_gpu else None
+    else:
+        import jax
+
+        gpus = [device for device in jax.devices() if device.platform == "gpu"]
+        has_gpu = bool(gpus)
+        gpu_name = gpus[0].device_kind if gpus else None
+    if requested == "cuda" and not has_gpu:
+        raise NoDevice(f"--device cuda was asked for, but {framework} sees no CUDA device")
+    if requested in ("cuda", "auto") and has_gpu:
+        return "cuda", gpu_name
+    import platform
+
+    return "cpu", f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+
+
+def framework_versions():
+    from importlib import metadata
+
+    versions = {"python": sys.version.split()[0]}
+    for package in ("torch", "jax", "jaxlib", "optax", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def to_plain(value, depth=0):
+    """Framework arrays to numpy, tuples to lists; everything else as it is (encode checks it)."""
+    import numpy as np
+
+    if depth > channel.MAX_DEPTH:
+        return value
+    module = type(value).__module__ or ""
+    if module.startswith("torch") and hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    if module.startswith(("jax", "jaxlib")) and hasattr(value, "block_until_ready"):
+        return np.asarray(value)
+    if isinstance(value, dict):
+        return {key: to_plain(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(item, depth + 1) for item in value]
+    return value
+
+
+if __name__ == "__main__":
+    main()

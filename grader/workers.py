@@ -1,0 +1,258 @@
+"""The judge's side of a worker: start it, send requests under a deadline, read its output.
+
+Nothing a worker sends is trusted: replies are read under a deadline with a size cap and
+rebuilt by `grader.channel`; stdout and stderr are drained by threads that keep a short head
+and count the rest, and a worker that prints past the cap is killed.
+"""
+
+import dataclasses
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from grader import channel, verdicts
+from grader.containment import Containment
+
+POLL_S = 0.05
+
+
+@dataclasses.dataclass
+class WorkerSpec:
+    role: str  # "learner" or "reference"
+    target: Path  # the file the worker imports
+    display: str  # how messages name that file
+    module: str  # the module name it is imported under (the item id)
+    probes: Path
+    framework: str
+    device: str
+    memory_mb: int
+    output_cap: int = 1024 * 1024  # bytes of stdout + stderr before the worker is killed
+    frame_cap: int = channel.DEFAULT_CAP
+
+
+class WorkerGone(Exception):
+    """The worker can no longer answer: timeout, crash, memory, output limit or bad message."""
+
+    def __init__(self, verdict, message):
+        super().__init__(message)
+        self.verdict = verdict
+        self.message = message
+
+
+class OutputLog:
+    """The head of what workers printed (all workers of one side), and how much there was."""
+
+    def __init__(self, keep=8 * 1024):
+        self.keep = keep
+        self.head = bytearray()
+        self.total = 0
+        self.lock = threading.Lock()
+
+    def add(self, chunk):
+        with self.lock:
+            room = self.keep - len(self.head)
+            if room > 0:
+                self.head += chunk[:room]
+            self.total += len(chunk)
+
+    def text(self):
+        return bytes(self.head).decode("utf-8", "replace")
+
+
+class WorkerProcess:
+    def __init__(self, spec, log):
+        self.spec = spec
+        self.log = log
+        self.printed = 0
+        self.over_output_cap = False
+        self.containment = Containment(spec.memory_mb)
+        self.workdir = tempfile.mkdtemp(prefix=f"dlprep-{spec.role}-")
+        self.process = None
+        self.dead = None  # a WorkerGone once the worker can no longer answer
+        self.started_at = None
+
+    # --- life cycle ----------------------------------------------------------------------------
+
+    def start(self):
+        """Exec a fresh interpreter and send it `init`; does not wait for it to be ready."""
+        request_read, self.request_fd = os.pipe()
+        self.reply_fd, reply_write = os.pipe()
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env = worker_environment(self.spec.device, package_root)
+        self.started_at = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-s", "-m", "grader.worker", str(request_read), str(reply_write)],
+            pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.workdir, env=env,
+            start_new_session=True,
+        )
+        os.close(request_read)
+        os.close(reply_write)
+        os.set_blocking(self.request_fd, False)
+        self.containment.adopt(self.process.pid)
+        for stream in (self.process.stdout, self.process.stderr):
+            threading.Thread(target=self._drain, args=(stream,), daemon=True).start()
+        self._send({
+            "op": "init", "target": str(self.spec.target), "display": self.spec.display,
+            "module": self.spec.module, "probes": str(self.spec.probes),
+            "framework": self.spec.framework, "device": self.spec.device,
+        }, deadline=time.perf_counter() + 10)
+
+    def await_ready(self, limit_s):
+        """The worker's first reply (ready, load_failed, no_device or internal) and its time."""
+        reply = self._receive(time.perf_counter() + limit_s, limit_s, "starting")
+        return reply, time.perf_counter() - self.started_at
+
+    def request(self, message, limit_s, what):
+        """Send one request and wait for the reply; (reply, seconds) measured by the judge."""
+        start = time.perf_counter()
+        deadline = start + limit_s
+        self._send(message, deadline)
+        reply = self._receive(deadline, limit_s, what)
+        return reply, time.perf_counter() - start
+
+    def stop(self):
+        """End the worker and everything it started; idempotent."""
+        if self.process is None:
+            return
+        self.containment.kill_all()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for fd in (self.request_fd, self.reply_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.containment.release()
+        try:
+            os.rmdir(self.workdir)
+        except OSError:
+            pass
+        self.process = None
+
+    # --- output --------------------------------------------------------------------------------
+
+    def _drain(self, stream):
+        while True:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+            if not chunk:
+                return
+            self.log.add(chunk)
+            self.printed += len(chunk)
+            if self.printed > self.spec.output_cap and not self.over_output_cap:
+                self.over_output_cap = True
+                self.containment.kill_all()
+
+    # --- the channel ---------------------------------------------------------------------------
+
+    def _send(self, message, deadline):
+        data = memoryview(channel.encode(message))
+        while data:
+            self._check_alive(deadline, None, "reading its input")
+            _, writable, _ = select.select([], [self.request_fd], [], POLL_S)
+            if writable:
+                try:
+                    written = os.write(self.request_fd, data)
+                except BrokenPipeError:
+                    raise self._gone_after_exit() from None
+                except BlockingIOError:
+                    continue
+                data = data[written:]
+
+    def _receive(self, deadline, limit_s, what):
+        buffer = bytearray()
+        length = None
+        while True:
+            readable, _, _ = select.select([self.reply_fd], [], [], POLL_S)
+            if readable:
+                chunk = os.read(self.reply_fd, 1 << 20)
+                if not chunk:
+                    raise self._gone_after_exit()
+                buffer += chunk
+                if length is None and len(buffer) >= 8:
+                    length = self._frame_length(bytes(buffer[:8]))
+                if length is not None and len(buffer) >= 8 + length:
+                    return self._decode(bytes(buffer[8:8 + length]))
+                continue
+            self._check_alive(deadline, limit_s, what)
+
+    def _frame_length(self, prefix):
+        try:
+            return channel.frame_length(prefix, self.spec.frame_cap)
+        except channel.FrameTooLarge as exc:
+            self.stop()
+            self.dead = WorkerGone(verdicts.OUTPUT_LIMIT, f"sent a result that is too large: {exc}")
+            raise self.dead from None
+        except channel.ProtocolError as exc:
+            raise self._malformed(exc) from None
+
+    def _decode(self, body):
+        try:
+            reply = channel.decode(body)
+        except channel.ProtocolError as exc:
+            raise self._malformed(exc) from None
+        if not isinstance(reply, dict) or not isinstance(reply.get("op"), str):
+            raise self._malformed("the reply is not a message")
+        return reply
+
+    def _malformed(self, reason):
+        self.stop()
+        self.dead = WorkerGone(verdicts.CRASHED, f"garbled the grader's channel ({reason}); "
+                               "do not write to file descriptors you did not open")
+        return self.dead
+
+    def _check_alive(self, deadline, limit_s, what):
+        if self.over_output_cap or self.process.poll() is not None:
+            raise self._gone_after_exit()
+        if time.perf_counter() > deadline:
+            self.stop()
+            limit = f"{limit_s:.1f} s" if limit_s else "its limit"
+            self.dead = WorkerGone(verdicts.TIMEOUT, f"did not finish within {limit}")
+            raise self.dead
+
+    def _gone_after_exit(self):
+        """Classify a worker that stopped answering: output limit, memory, signal or exit."""
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+        code = self.process.returncode
+        oom = self.containment.oom_killed()
+        self.stop()
+        if self.over_output_cap:
+            gone = WorkerGone(verdicts.OUTPUT_LIMIT, f"printed more than "
+                              f"{self.spec.output_cap // 1024} KiB and was stopped")
+        elif oom:
+            gone = WorkerGone(verdicts.MEMORY, f"used more than the memory limit of "
+                              f"{self.spec.memory_mb} MiB and was stopped")
+        elif code is not None and code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else -code
+            gone = WorkerGone(verdicts.CRASHED, f"was killed by signal {name}")
+        else:
+            gone = WorkerGone(verdicts.CRASHED, f"ended its process (exit status {code}) without "
+                              "returning a result: os._exit(), or a crash in native code")
+        self.dead = gone
+        return gone
+
+
+def worker_environment(device, package_root):
+    """The environment of a worker: our package importable, the device chosen before import."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PYTHON", "DLPREP_"))}
+    env["PYTHONPATH"] = package_root
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # two workers may share one GPU
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""
+        env["JAX_PLATFORMS"] = "cpu"
+    return env

@@ -1,0 +1,154 @@
+"""The `grade` command's contract: options, JSON schema, exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from grader.cli import cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE = os.path.join(ROOT, "solutions", "linear_regression_torch",
+                         "linear_regression_torch.py")
+
+
+def test_an_unknown_id_is_a_usage_error_with_a_suggestion(grade):
+    result = grade("exercise", "linear_regresion_torch")
+    assert result.exit_code == 2, f"exit {result.exit_code}: {result.output}"
+    assert "Did you mean linear_regression_torch" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_file_is_a_usage_error(grade, tmp_path):
+    result = grade("exercise", "linear_regression_jax", "--file", tmp_path / "nowhere.py")
+    assert result.exit_code == 2, f"exit {result.exit_code}: {result.output}"
+    assert "does not exist" in result.output and "Traceback" not in result.output
+
+
+def test_a_directory_given_as_the_file_is_a_usage_error(grade, tmp_path):
+    result = grade("exercise", "linear_regression_jax", "--file", tmp_path)
+    assert result.exit_code == 2 and "is not a file" in result.output, result.output
+
+
+def test_a_bad_option_value_is_a_usage_error(grade):
+    result = grade("exercise", "linear_regression_jax", "--device", "tpu")
+    assert result.exit_code == 2, f"exit {result.exit_code}: {result.output}"
+
+
+def test_the_json_report_carries_the_documented_fields(grade_json):
+    code, report = grade_json("linear_regression_torch", "--file", REFERENCE, "--seed", "42")
+    assert code == 0, f"exit {code}: {report}"
+    for field in ("version", "exercise", "status", "score", "max_score", "device", "seed",
+                  "checks"):
+        assert field in report, f"the report lacks {field!r}: {sorted(report)}"
+    assert report["seed"] == 42 and report["device"] == "cpu"
+    assert report["status"] == "passed" and report["score"] == report["max_score"] > 0
+    for check in report["checks"]:
+        for field in ("name", "task", "status", "message", "time_s", "limit_s"):
+            assert field in check, f"a check lacks {field!r}: {check}"
+        assert check["limit_s"] >= 5, check
+
+
+def test_the_stub_exits_1_with_not_implemented_checks(grade_json):
+    code, report = grade_json("linear_regression_jax")
+    assert code == 1, f"exit {code}"
+    statuses = {check["status"] for check in report["checks"]}
+    assert statuses == {"not_implemented"}, statuses
+
+
+def test_the_text_report_names_device_versions_and_seed(grade):
+    result = grade("exercise", "linear_regression_torch", "--file", REFERENCE, "--seed", "5",
+                   "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    header = result.output.splitlines()[1]
+    assert "device cpu" in header and "torch 2" in header and "seed 5" in header, header
+
+
+def test_output_writes_the_report_to_a_file(grade, tmp_path):
+    target = tmp_path / "report.json"
+    result = grade("exercise", "linear_regression_torch", "--file", REFERENCE, "--format",
+                   "json", "--output", target, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert json.loads(target.read_text())["status"] == "passed"
+
+
+def test_the_same_seed_draws_the_same_inputs(grade_json, learner_file):
+    path = learner_file("linear_regression_torch",
+                        extra="def mse_loss(predictions, targets):\n"
+                              "    return ((predictions - targets) ** 2).sum()\n")
+    first = grade_json("linear_regression_torch", "--file", path, "--seed", "99")[1]
+    second = grade_json("linear_regression_torch", "--file", path, "--seed", "99")[1]
+    messages = [[c["message"] for c in report["checks"]] for report in (first, second)]
+    assert messages[0] == messages[1] and any(messages[0]), messages
+
+
+def test_a_broken_reference_is_an_internal_error_not_the_learners(tmp_path, monkeypatch,
+                                                                   grade):
+    bank = tmp_path / "bank"
+    for part in ("grader/catalog.yaml", "grader/suites", "exercises", "solutions"):
+        source, target = os.path.join(ROOT, part), bank / part
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (subprocess.run(["cp", "-r", source, str(target)], check=True))
+    broken = bank / "solutions/linear_regression_torch/linear_regression_torch.py"
+    broken.write_text(broken.read_text() + "\ndef mse_loss(predictions, targets):\n"
+                      "    raise RuntimeError('reference bug')\n")
+    monkeypatch.setenv("DLPREP_ROOT", str(bank))
+    result = grade("exercise", "linear_regression_torch", "--file", REFERENCE,
+                   "--format", "json", "--device", "cpu")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 3, f"exit {result.exit_code}"
+    internal = [c for c in report["checks"] if c["status"] == "internal_error"]
+    assert internal and not any(c["status"] == "failed" for c in report["checks"]), report
+
+
+def test_grading_records_progress_for_the_learners_own_file(grade, tmp_path):
+    grade("exercise", "linear_regression_jax", "--device", "cpu")
+    listing = json.loads(grade("list", "--format", "json").stdout)
+    status = {row["id"]: row["status"] for row in listing["items"]}
+    assert status["linear_regression_jax"] == "failing", status
+    assert status["linear_regression_torch"] == "not started", status
+
+
+def test_list_shows_every_item_with_its_framework(grade):
+    result = grade("list")
+    assert result.exit_code == 0
+    for item_id in ("linear_regression_torch", "linear_regression_jax"):
+        assert item_id in result.output
+    assert "0 of 2 items passed" in result.output
+
+
+def test_verify_holds_for_the_linear_regression_pair(grade):
+    result = grade("verify", "linear_regression_torch", "linear_regression_jax", "--device",
+                   "cpu")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("yes") == 2, result.output
+
+
+def test_help_is_instant_and_imports_no_framework():
+    code = ("import sys, time; t = time.perf_counter(); from grader.cli import cli; "
+            "from click.testing import CliRunner; r = CliRunner().invoke(cli, ['--help']); "
+            "assert r.exit_code == 0; "
+            "print(time.perf_counter() - t, [m for m in ('torch', 'jax', 'pytest') "
+            "if m in sys.modules])")
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    wall = time.perf_counter() - started
+    seconds, loaded = done.stdout.split(" ", 1)
+    assert loaded.strip() == "[]", f"`grade --help` imported {loaded.strip()}"
+    assert wall < 1.0, f"`grade --help` took {wall:.2f} s including interpreter start"
+
+
+def test_the_judge_never_imports_a_framework(grade_json):
+    import sys
+
+    grade_json("linear_regression_jax", "--file", REFERENCE.replace("torch", "jax"))
+    loaded = [name for name in ("torch", "jax", "jaxlib", "optax") if name in sys.modules]
+    assert not loaded, f"the judge process imported {loaded}"
+
+
+def test_python_dash_m_grader_works():
+    done = subprocess.run([sys.executable, "-m", "grader", "--help"], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert done.returncode == 0 and "exercise" in done.stdout, done.stderr

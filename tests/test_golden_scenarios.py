@@ -1,0 +1,236 @@
+"""Golden scenarios: hostile or broken learner files, and the verdicts the grader must give.
+
+Each learner file is the reference of linear_regression_torch with one thing broken, so every
+other check still passes and the verdict of the broken one is what the test looks at.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+ITEM = "linear_regression_torch"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def by_status(report):
+    statuses = {}
+    for check in report["checks"]:
+        statuses.setdefault(check["status"], []).append(check)
+    return statuses
+
+
+def checks_calling(report, function):
+    """The checks whose message names `function` (those that failed because of it)."""
+    return [check for check in report["checks"] if function in check["message"]]
+
+
+def test_a_syntax_error_is_one_message_naming_the_line(grade_json, learner_file):
+    path = learner_file(ITEM, source="import torch\n\ndef predict(model, x)\n    return x\n")
+    code, report = grade_json(ITEM, "--file", path)
+    assert code == 1, f"exit code {code}, expected 1"
+    assert "SyntaxError" in report["load_error"] and "line 3" in report["load_error"], (
+        f"load_error was {report['load_error']!r}, expected a SyntaxError at line 3")
+    assert all(check["status"] == "error" for check in report["checks"]), report["checks"]
+    assert all(check["message"].startswith("not run") for check in report["checks"])
+
+
+def test_a_missing_function_is_named_in_the_checks_that_need_it(grade_json, learner_file):
+    path = learner_file(ITEM, extra="del predict\n")
+    code, report = grade_json(ITEM, "--file", path)
+    missing = [c for c in report["checks"] if "does not define `predict`" in c["message"]]
+    assert code == 1 and missing, f"exit {code}; checks: {report['checks']}"
+    assert all(c["status"] == "error" for c in missing)
+    assert any(c["status"] == "passed" for c in report["checks"]), "other checks should pass"
+
+
+def test_an_exception_shows_the_learners_frames_only(grade_json, learner_file):
+    path = learner_file(ITEM, extra=textwrap.dedent("""
+        def mse_loss(predictions, targets):
+            return helper(predictions)
+
+        def helper(values):
+            raise ValueError("shapes are off")
+    """))
+    code, report = grade_json(ITEM, "--file", path)
+    failing = checks_calling(report, "ValueError: shapes are off")
+    assert code == 1 and failing, f"exit {code}; checks: {report['checks']}"
+    message = failing[0]["message"]
+    assert failing[0]["status"] == "error"
+    assert "in helper" in message and "in mse_loss" in message, message
+    assert "probes.py" not in message and "grader" not in message, (
+        f"the message leaks the hidden suite's frames: {message}")
+    assert not os.path.isabs(message.splitlines()[1].split(",")[0].strip()), message
+
+
+def test_an_endless_loop_times_out_and_the_run_still_ends_promptly(grade_json, learner_file):
+    path = learner_file(ITEM, extra="def mse_loss(predictions, targets):\n    while True:\n"
+                                    "        pass\n")
+    started = time.monotonic()
+    code, report = grade_json(ITEM, "--file", path)
+    elapsed = time.monotonic() - started
+    timeouts = by_status(report).get("timeout", [])
+    assert code == 1 and timeouts, f"exit {code}; checks: {report['checks']}"
+    assert all(check["limit_s"] and check["time_s"] >= check["limit_s"] for check in timeouts)
+    budget = sum(check["limit_s"] for check in timeouts) + 60
+    assert elapsed < budget, f"grading took {elapsed:.0f} s, more than {budget:.0f} s"
+    assert any(c["status"] == "passed" for c in report["checks"]), "a fresh worker serves the rest"
+
+
+def test_os_exit_at_import_is_crashed_not_passed(grade_json, learner_file):
+    path = learner_file(ITEM, extra="import os\nos._exit(0)\n")
+    code, report = grade_json(ITEM, "--file", path)
+    assert code == 1 and report["status"] == "failed", f"exit {code}, status {report['status']}"
+    assert all(check["status"] == "crashed" for check in report["checks"]), report["checks"]
+    assert report["score"] == 0
+
+
+def test_os_exit_inside_a_function_crashes_only_that_check(grade_json, learner_file):
+    path = learner_file(ITEM, extra="import os\ndef mse_loss(predictions, targets):\n"
+                                    "    os._exit(0)\n")
+    code, report = grade_json(ITEM, "--file", path)
+    statuses = by_status(report)
+    assert code == 1 and statuses.get("crashed"), f"exit {code}; checks: {report['checks']}"
+    assert statuses.get("passed"), "the checks after the crash still run in a fresh worker"
+
+
+def test_sys_exit_inside_a_function_is_an_error_not_a_pass(grade_json, learner_file):
+    path = learner_file(ITEM, extra="import sys\ndef mse_loss(predictions, targets):\n"
+                                    "    sys.exit(0)\n")
+    code, report = grade_json(ITEM, "--file", path)
+    exits = checks_calling(report, "called sys.exit(0)")
+    assert code == 1 and exits, f"exit {code}; checks: {report['checks']}"
+    assert all(check["status"] == "error" for check in exits)
+
+
+def test_huge_output_is_capped_and_the_judge_memory_stays_flat(tmp_path, learner_file):
+    path = learner_file(ITEM, extra=textwrap.dedent("""
+        import sys
+        def mse_loss(predictions, targets):
+            line = "x" * 1023 + "\\n"
+            for _ in range(100 * 1024):  # 100 MB
+                sys.stdout.write(line)
+            return ((predictions - targets) ** 2).mean()
+    """))
+    probe = textwrap.dedent(f"""
+        import json, resource, sys
+        from grader.catalog import Bank
+        from grader.judge import grade
+        report = grade(Bank(), {ITEM!r}, {str(path)!r}, device="cpu", seed=7)
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({{"report": report.to_dict(), "peak_mib": peak_mib}}))
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+    result = json.loads(done.stdout.splitlines()[-1])
+    report = result["report"]
+    limited = by_status(report).get("output_limit", [])
+    assert limited, f"no output_limit verdict: {report['checks']}"
+    assert report["output"]["bytes"] < 8 * 1024 * 1024, report["output"]["bytes"]
+    assert len(report["output"]["head"]) <= 8 * 1024
+    assert result["peak_mib"] < 150, f"the judge peaked at {result['peak_mib']:.0f} MiB"
+
+
+def test_monkeypatched_checkers_in_the_learner_file_do_not_make_a_pass(grade_json,
+                                                                       learner_file):
+    path = learner_file(ITEM, extra=textwrap.dedent("""
+        import numpy.testing
+        numpy.testing.assert_allclose = lambda *args, **kwargs: None
+        numpy.allclose = lambda *args, **kwargs: True
+        torch.allclose = lambda *args, **kwargs: True
+        torch.testing.assert_close = lambda *args, **kwargs: None
+        def mse_loss(predictions, targets):
+            return ((predictions - targets) ** 2).mean() + 1.0
+    """))
+    code, report = grade_json(ITEM, "--file", path)
+    failed = by_status(report).get("failed", [])
+    assert code == 1 and failed, f"exit {code}; checks: {report['checks']}"
+    assert any("mse_loss" in check["message"] for check in failed)
+
+
+def test_an_object_whose_eq_is_always_true_fails(grade_json, learner_file):
+    path = learner_file(ITEM, extra=textwrap.dedent("""
+        class Agreeable:
+            shape = ()
+            dtype = torch.float32
+            def __eq__(self, other):
+                return True
+            def __array__(self, *args, **kwargs):
+                raise TypeError("no")
+        def mse_loss(predictions, targets):
+            return Agreeable()
+    """))
+    code, report = grade_json(ITEM, "--file", path)
+    loss_checks = [c for c in report["checks"] if "mse_loss" in c["message"]]
+    assert code == 1 and loss_checks, f"exit {code}; checks: {report['checks']}"
+    assert all(check["status"] == "failed" for check in loss_checks), loss_checks
+
+
+def test_a_pickle_payload_runs_nothing_in_the_judge(tmp_path, grade_json, learner_file):
+    marker = tmp_path / "judge-was-here"
+    path = learner_file(ITEM, extra=textwrap.dedent(f"""
+        import os, pickle, struct
+        class Payload:
+            def __reduce__(self):
+                return (os.system, ("touch {marker}",))
+        def mse_loss(predictions, targets):
+            blob = pickle.dumps(Payload())
+            for fd in range(3, 64):  # whatever the channel is, write a pickle into it
+                try:
+                    os.write(fd, struct.pack(">Q", len(blob)) + blob)
+                except OSError:
+                    pass
+            return Payload()
+    """))
+    code, report = grade_json(ITEM, "--file", path)
+    assert not marker.exists(), "the pickle payload ran in the judge"
+    assert code == 1 and report["status"] == "failed", f"exit {code}, {report['status']}"
+    assert not any(c["status"] == "passed" and "mse_loss" in c["message"]
+                   for c in report["checks"])
+
+
+def test_a_process_that_leaves_the_group_is_killed_after_the_run(grade_json, learner_file,
+                                                                 tmp_path):
+    pid_file = tmp_path / "escapee.pid"
+    path = learner_file(ITEM, extra=textwrap.dedent(f"""
+        import os, subprocess
+        if not os.path.exists({str(pid_file)!r}):
+            escapee = subprocess.Popen(["sleep", "300"], start_new_session=True)
+            with open({str(pid_file)!r}, "w") as handle:
+                handle.write(str(escapee.pid))
+    """))
+    grade_json(ITEM, "--file", path)
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.1)
+    assert not alive(pid), f"process {pid} outlived the grading run"
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("junk", [b"\x00" * 8, b"\xff" * 16, b"not a frame at all"])
+def test_junk_on_the_channel_is_a_verdict_not_a_judge_crash(grade_json, learner_file, junk):
+    path = learner_file(ITEM, extra=textwrap.dedent(f"""
+        import os
+        def mse_loss(predictions, targets):
+            for fd in range(3, 64):
+                try:
+                    os.write(fd, {junk!r})
+                except OSError:
+                    pass
+            return ((predictions - targets) ** 2).mean()
+    """))
+    code, report = grade_json(ITEM, "--file", path)
+    assert code == 1 and report["status"] == "failed", f"exit {code}, {report['status']}"
+    assert by_status(report).get("passed"), "checks not touching mse_loss still pass"

@@ -23,6 +23,7 @@ from grader import channel
 from grader.probekit import Reject
 
 PROBE_MODULE = "dlprep_probes"
+MESSAGE_LINES = 8  # of an exception's own text; the learner's frames follow in full
 
 
 def main():
@@ -32,6 +33,7 @@ def main():
     init = channel.read_frame(requests)
     if init is None:
         return
+    hide_bank_from_imports()
     worker = Worker(init)
     channel.write_frame(replies, worker.start())
     if not worker.ready:
@@ -154,7 +156,9 @@ class Worker:
             headline = "raised KeyboardInterrupt"
         else:
             headline = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        lines = [headline]
+        lines = headline.splitlines()
+        if len(lines) > MESSAGE_LINES:
+            lines = lines[:MESSAGE_LINES] + [f"... ({len(lines) - MESSAGE_LINES} more lines)"]
         for frame in self._learner_frames(exc):
             lines.append(f'  {self.display}, line {frame.lineno}, in {frame.name}')
             if frame.line:
@@ -167,6 +171,17 @@ class Worker:
 
 class NoDevice(Exception):
     pass
+
+
+def hide_bank_from_imports():
+    """Drop the bank's root from sys.path once `grader` is imported.
+
+    The root is on PYTHONPATH only so that `grader` can be imported; left there, it would let a
+    learner file `import solutions...` (a namespace package) and hand in the reference's work.
+    """
+    bank_root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    sys.path[:] = [entry for entry in sys.path
+                   if os.path.realpath(entry or os.getcwd()) != bank_root]
 
 
 def _import_file(name, path):

@@ -49,3 +49,18 @@ def learner_file(tmp_path):
         return path
 
     return make
+
+
+@pytest.fixture
+def bank_copy(tmp_path, monkeypatch):
+    """A private copy of the bank (catalog, suites, exercises, solutions) that a test may break;
+    `grade` uses it through DLPREP_ROOT."""
+    import shutil
+
+    bank = tmp_path / "bank"
+    shutil.copytree(ROOT / "grader" / "suites", bank / "grader" / "suites")
+    shutil.copy(ROOT / "grader" / "catalog.yaml", bank / "grader" / "catalog.yaml")
+    for part in ("exercises", "solutions"):
+        shutil.copytree(ROOT / part, bank / part)
+    monkeypatch.setenv("DLPREP_ROOT", str(bank))
+    return bank

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from grader.cli import cli
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = os.path.join(ROOT, "solutions", "linear_regression_torch",
@@ -83,23 +83,28 @@ def test_the_same_seed_draws_the_same_inputs(grade_json, learner_file):
     assert messages[0] == messages[1] and any(messages[0]), messages
 
 
-def test_a_broken_reference_is_an_internal_error_not_the_learners(tmp_path, monkeypatch,
-                                                                   grade):
-    bank = tmp_path / "bank"
-    for part in ("grader/catalog.yaml", "grader/suites", "exercises", "solutions"):
-        source, target = os.path.join(ROOT, part), bank / part
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (subprocess.run(["cp", "-r", source, str(target)], check=True))
+def test_a_broken_reference_is_an_internal_error_not_the_learners(bank_copy, grade):
+    bank = bank_copy
     broken = bank / "solutions/linear_regression_torch/linear_regression_torch.py"
     broken.write_text(broken.read_text() + "\ndef mse_loss(predictions, targets):\n"
                       "    raise RuntimeError('reference bug')\n")
-    monkeypatch.setenv("DLPREP_ROOT", str(bank))
     result = grade("exercise", "linear_regression_torch", "--file", REFERENCE,
                    "--format", "json", "--device", "cpu")
     report = json.loads(result.stdout)
     assert result.exit_code == 3, f"exit {result.exit_code}"
     internal = [c for c in report["checks"] if c["status"] == "internal_error"]
     assert internal and not any(c["status"] == "failed" for c in report["checks"]), report
+
+
+def test_cuda_without_a_gpu_is_a_usage_error(grade):
+    import shutil
+
+    if shutil.which("nvidia-smi"):
+        pytest.skip("this machine may have a GPU")
+    result = grade("exercise", "linear_regression_torch", "--file", REFERENCE, "--device",
+                   "cuda")
+    assert result.exit_code == 2, f"exit {result.exit_code}: {result.output}"
+    assert "sees no CUDA device" in result.output, result.output
 
 
 def test_grading_records_progress_for_the_learners_own_file(grade, tmp_path):

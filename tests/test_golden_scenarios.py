@@ -67,12 +67,23 @@ def test_an_exception_shows_the_learners_frames_only(grade_json, learner_file):
     assert not os.path.isabs(message.splitlines()[1].split(",")[0].strip()), message
 
 
-def test_an_endless_loop_times_out_and_the_run_still_ends_promptly(grade_json, learner_file):
+def grade_in_subprocess(path, timeout_s):
+    """Grade `path` in a separate judge process, bounded in time; (exit code, report, seconds)."""
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "grader", "exercise", ITEM, "--file", str(path), "--device",
+             "cpu", "--format", "json"], capture_output=True, text=True, timeout=timeout_s,
+            cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"grading did not end within {timeout_s} s")
+    return done.returncode, json.loads(done.stdout), time.monotonic() - started
+
+
+def test_an_endless_loop_times_out_and_the_run_still_ends_promptly(learner_file):
     path = learner_file(ITEM, extra="def mse_loss(predictions, targets):\n    while True:\n"
                                     "        pass\n")
-    started = time.monotonic()
-    code, report = grade_json(ITEM, "--file", path)
-    elapsed = time.monotonic() - started
+    code, report, elapsed = grade_in_subprocess(path, timeout_s=240)
     timeouts = by_status(report).get("timeout", [])
     assert code == 1 and timeouts, f"exit {code}; checks: {report['checks']}"
     assert all(check["limit_s"] and check["time_s"] >= check["limit_s"] for check in timeouts)
@@ -234,3 +245,31 @@ def test_junk_on_the_channel_is_a_verdict_not_a_judge_crash(grade_json, learner_
     code, report = grade_json(ITEM, "--file", path)
     assert code == 1 and report["status"] == "failed", f"exit {code}, {report['status']}"
     assert by_status(report).get("passed"), "checks not touching mse_loss still pass"
+
+
+def test_the_reference_cannot_be_imported_from_a_learner_file(grade_json, learner_file):
+    path = learner_file(ITEM, source=textwrap.dedent("""
+        from solutions.linear_regression_torch.linear_regression_torch import *  # noqa
+    """))
+    code, report = grade_json(ITEM, "--file", path)
+    assert code == 1 and "ModuleNotFoundError" in (report["load_error"] or ""), (
+        f"exit {code}; load_error {report['load_error']!r}")
+
+
+def test_a_memory_hog_gets_the_memory_verdict_where_memory_is_enforced(bank_copy, grade_json,
+                                                                       learner_file):
+    catalog = bank_copy / "grader" / "catalog.yaml"
+    catalog.write_text(catalog.read_text().replace("memory_mb: 4096", "memory_mb: 1024"))
+    path = learner_file(ITEM, extra=textwrap.dedent("""
+        import numpy
+        def mse_loss(predictions, targets):
+            hoard = numpy.ones(3 * 2**30 // 8)  # 3 GiB, every page touched
+            return ((predictions - targets) ** 2).mean() + hoard[0] * 0
+    """))
+    code, report = grade_json(ITEM, "--file", path)
+    if report["limits"]["memory"].startswith("not enforced"):
+        pytest.skip("no writable cgroup here: memory is not enforced (and the report says so)")
+    hogs = by_status(report).get("memory", [])
+    assert code == 1 and hogs, f"exit {code}; checks: {report['checks']}"
+    assert "1024 MiB" in hogs[0]["message"]
+    assert by_status(report).get("passed"), "the other checks still run in a fresh worker"

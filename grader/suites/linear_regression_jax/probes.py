@@ -51,7 +51,9 @@ def _unpack_step(result, call):
     new_params, loss = result
     weight, bias = _linear_arrays(new_params, f"the new_params from {call}")
     if not isinstance(loss, jax.Array):
-        raise Reject(f"{call} returned a {type(loss).__name__} as the loss, expected a 0-d jax.Array")
+        raise Reject(
+            f"{call} returned a {type(loss).__name__} as the loss, expected a 0-d jax.Array"
+        )
     if loss.size != 1:
         raise Reject(f"{call} returned a loss of shape {tuple(loss.shape)}, expected a 0-d array")
     return weight, bias, loss.reshape(())

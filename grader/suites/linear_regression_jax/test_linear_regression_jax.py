@@ -106,7 +106,8 @@ def expect_fit_reaches_optimum(workers, seed, x, y):
         raise AssertionError(
             f"Called `{call}`. The returned params' training MSE is {mse:.6g}; the least-squares "
             f"optimum is {optimum:.6g}, and the check allows up to {limit:.6g} "
-            f"(optimum x {FIT_FACTOR} + {FIT_SLACK:g}). Train for more steps or with a larger (still stable) learning rate."
+            f"(optimum x {FIT_FACTOR} + {FIT_SLACK:g}). Train for more steps, or with a larger "
+            f"(still stable) learning rate."
         )
 
 

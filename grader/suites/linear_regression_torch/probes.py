@@ -50,11 +50,17 @@ def _loss_value(loss, call):
     """The loss as a Python float: a tensor with one element, or a number."""
     if isinstance(loss, torch.Tensor):
         if loss.numel() != 1:
-            raise Reject(f"{call} returned a tensor of shape {tuple(loss.shape)}, expected the loss")
+            raise Reject(
+                f"{call} returned a tensor of shape {tuple(loss.shape)}, expected the loss (0-d)"
+            )
         return float(loss.detach().reshape(()).cpu())
     if isinstance(loss, (int, float)) and not isinstance(loss, bool):
         return float(loss)
     raise Reject(f"{call} returned {type(loss).__name__}, expected the loss (a 0-d tensor)")
+
+
+def _dtype_name(tensor):
+    return str(tensor.dtype).removeprefix("torch.")  # "float32", as numpy and JAX name it
 
 
 def parameter_shapes(target, device, in_features, out_features):
@@ -63,7 +69,7 @@ def parameter_shapes(target, device, in_features, out_features):
     state = model.state_dict()
     return {
         "shapes": {name: list(tensor.shape) for name, tensor in state.items()},
-        "dtypes": {name: str(tensor.dtype).removeprefix("torch.") for name, tensor in state.items()},
+        "dtypes": {name: _dtype_name(tensor) for name, tensor in state.items()},
     }
 
 
@@ -103,7 +109,7 @@ def sgd_steps(target, device, weight, bias, x, y, learning_rate, steps):
 
 
 def fit_weights(target, device, x, y):
-    """fit(x, y), then the trained weights in the canonical layout: weight (in, out), bias (out,)."""
+    """fit(x, y), then the trained weights in the canonical layout: weight (in, out), bias."""
     model = target.fit(to_torch(x, device), to_torch(y, device))
     call = "fit(x, y)"
     if not isinstance(model, nn.Module):

@@ -78,9 +78,9 @@ class Bank:
                 continue
         return path.name
 
-    def validate_files(self):
-        """Every item has its statement, stub, reference, probes and suite on disk."""
-        for item_id in self.items:
+    def validate_files(self, item_ids=None):
+        """Every item (or those named) has its statement, stub, reference, probes and suite."""
+        for item_id in item_ids or self.items:
             for path in self.required_files(item_id):
                 if not path.is_file():
                     raise CatalogError(f"item {item_id!r} needs {self.display(path)}: create it, "

@@ -2,7 +2,8 @@
 
 import click
 
-from grader.cli.common import DEVICES, find_item, load_bank, use_color
+from grader.catalog import CatalogError
+from grader.cli.common import DEVICES, InternalError, find_item, load_bank, use_color
 from grader.report import ExitCode
 
 
@@ -22,7 +23,10 @@ def verify(item_ids, device, seed):
 
     bank = load_bank()
     items = [find_item(bank, item_id) for item_id in item_ids] or list(bank.items.values())
-    bank.validate_files() if not item_ids else None
+    try:
+        bank.validate_files([item.id for item in items])
+    except CatalogError as exc:
+        raise InternalError(str(exc)) from None
     all_hold = True
     click.echo(f"{'item'.ljust(26)}{'reference'.ljust(24)}{'stub'.ljust(24)}holds")
     for item in items:

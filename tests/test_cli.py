@@ -157,3 +157,18 @@ def test_python_dash_m_grader_works():
     done = subprocess.run([sys.executable, "-m", "grader", "--help"], capture_output=True,
                           text=True, cwd=ROOT)
     assert done.returncode == 0 and "exercise" in done.stdout, done.stderr
+
+
+def test_an_unwritable_output_path_is_a_usage_error(grade, tmp_path):
+    result = grade("exercise", "linear_regression_torch", "--file", REFERENCE, "--device",
+                   "cpu", "--output", tmp_path / "no" / "such" / "dir" / "report.json")
+    assert result.exit_code == 2, f"exit {result.exit_code}: {result.output}"
+    assert "cannot write" in result.output and "Traceback" not in result.output
+
+
+def test_a_corrupt_progress_file_is_kept_aside_not_lost(grade, tmp_path):
+    progress = tmp_path / "progress.json"
+    progress.write_text("{not json")
+    result = grade("list")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "progress.json.bad").read_text() == "{not json"

@@ -57,6 +57,18 @@ def readable_file(path):
     return path
 
 
+def writable_output(path):
+    """Refuse an --output path that cannot be written, before any grading work is done."""
+    if path is None:
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"cannot write {path}: the folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UserError(f"cannot write {path}: permission denied.")
+    return path
+
+
 def use_color():
     return "NO_COLOR" not in os.environ and sys.stdout.isatty()
 

@@ -2,7 +2,15 @@
 
 import click
 
-from grader.cli.common import DEVICES, emit, find_item, load_bank, readable_file, UserError
+from grader.cli.common import (
+    DEVICES,
+    UserError,
+    emit,
+    find_item,
+    load_bank,
+    readable_file,
+    writable_output,
+)
 
 
 @click.command(epilog="""\b
@@ -31,6 +39,7 @@ def exercise(item_id, path, device, seed, fmt, output):
     item = find_item(bank, item_id)
     own_file = path is None
     path = readable_file(str(bank.stub_file(item.id)) if own_file else path)
+    writable_output(output)
     report = judge.grade(bank, item.id, path, device=device, seed=seed)
     if report.usage_error:
         raise UserError(report.usage_error)

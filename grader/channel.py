@@ -114,6 +114,8 @@ def decode(body):
         header = json.loads(bytes(body[start:start + header_length]))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError(f"the header is not JSON ({exc})") from None
+    except RecursionError:
+        raise ProtocolError("the header is nested too deeply") from None
     if not isinstance(header, dict) or set(header) != {"body", "arrays"}:
         raise ProtocolError("the header does not have exactly 'body' and 'arrays'")
     payload = memoryview(body)[start + header_length:]

@@ -73,6 +73,7 @@ class _Cgroup:
                                             (v1_dir, 1, "memory.limit_in_bytes")):
             if not parent:
                 continue
+            _remove_stale(parent)
             path = os.path.join(parent, name)
             try:
                 os.mkdir(path)
@@ -148,6 +149,21 @@ class _Cgroup:
                 return
             except OSError:
                 time.sleep(0.02)
+
+
+def _remove_stale(parent):
+    """Remove empty cgroups left by judges that died (killed before their own clean-up)."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        owner = name.split("-")[1] if name.startswith("dlprep-") and name.count("-") == 2 else ""
+        if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
+            try:
+                os.rmdir(os.path.join(parent, name))
+            except OSError:
+                pass
 
 
 def _kill(pid):

@@ -84,10 +84,16 @@ class Side:
             return reply
         self.stop()
         self.ready_info = None
-        if reply["op"] == "load_failed":
-            self.load_failure = (reply["verdict"], reply["message"])
+        if reply["op"] == "load_failed" and reply.get("verdict") in verdicts.LEARNER_VERDICTS:
+            self.load_failure = (reply["verdict"], str(reply.get("message")))
             return None
-        return reply  # no_device or internal: the caller decides
+        if self.spec.role == "learner":
+            # The reference worker, with the same probes and device, started: whatever else
+            # the learner's worker says came from the learner's file writing to the channel.
+            self.load_failure = (verdicts.CRASHED, "your file wrote to the grader's channel "
+                                 "while it was imported")
+            return None
+        return reply  # the reference's no_device or internal: the caller decides
 
     def call(self, probe, inputs, limit_s, load_limit_s):
         """Run a probe; (reply, seconds), or WorkerGone / LearnerFault."""
@@ -115,13 +121,33 @@ class Side:
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+        self.ready_info = None
 
 
 @dataclasses.dataclass
 class CheckTiming:
+    """What one check's worker calls left behind: times, limits, and the results' forms."""
+
     time_s: float = 0.0
     limit_s: float = None
     reference_s: dict = dataclasses.field(default_factory=dict)
+    reference_form: dict = dataclasses.field(default_factory=dict)
+    learner_form_differs: bool = False
+
+
+def form_of(value):
+    """The shape of a result's structure: dict keys, list lengths, kinds of leaves (not values).
+
+    Probes build the same structure on both sides, so a learner result of another form can only
+    come from the learner's code; a suite that trips over it is then judging the learner.
+    """
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((key, form_of(item)) for key, item in value.items())))
+    if isinstance(value, list):
+        return ("list", tuple(form_of(item) for item in value))
+    if isinstance(value, numpy.ndarray):
+        return "array"
+    return type(value).__name__
 
 
 class CheckWorkers:
@@ -142,6 +168,7 @@ class CheckWorkers:
             raise InternalFault(f"the reference failed running `{probe}`: "
                                 f"{reply.get('message', reply)}")
         self.timing.reference_s[probe] = seconds
+        self.timing.reference_form[probe] = form_of(reply["value"])
         return reply["value"]
 
     def learner(self, probe, **inputs):
@@ -158,11 +185,20 @@ class CheckWorkers:
             raise LearnerFault(gone.verdict, f"Your code {gone.message}.") from None
         self.timing.time_s += seconds
         if reply["op"] == "result":
+            if probe in self.timing.reference_form:
+                differs = form_of(reply["value"]) != self.timing.reference_form[probe]
+                self.timing.learner_form_differs |= differs
             return reply["value"]
         if reply["op"] == "fault" and reply.get("verdict") in verdicts.LEARNER_VERDICTS:
             raise LearnerFault(reply["verdict"], str(reply.get("message", "")))
-        raise InternalFault(f"the learner worker failed inside the suite's probe `{probe}`: "
-                            f"{reply.get('message', reply)}")
+        if reply["op"] == "internal" and probe not in self.timing.reference_s:
+            raise InternalFault(f"the suite's probe `{probe}` failed: {reply.get('message')}")
+        # The reference ran this probe without trouble: the learner's code made the difference
+        # (it broke the worker, or wrote its own messages to the grader's channel).
+        session.learner.stop()
+        raise LearnerFault(verdicts.ERROR if reply["op"] == "internal" else verdicts.CRASHED,
+                           "the check could not run your code: "
+                           f"{str(reply.get('message', 'the worker answered out of turn'))[:500]}")
 
     def both(self, probe, **inputs):
         """(reference result, learner result) of the same probe on the same inputs."""
@@ -242,6 +278,12 @@ class SuitePlugin:
         if fault is None:
             return verdicts.PASSED, ""
         when, exc = fault
+        timing = self._timing.get(item.nodeid)
+        if (timing and timing.learner_form_differs and when == "call"
+                and not isinstance(exc, (LearnerFault, InternalFault, AssertionError))):
+            return verdicts.FAILED, ("your code's result did not have the form the reference's "
+                                     f"has, so it could not be checked ({type(exc).__name__}: "
+                                     f"{str(exc)[:200]})")
         if isinstance(exc, LearnerFault):
             return exc.verdict, exc.message
         if isinstance(exc, AssertionError) and when == "call":
@@ -317,10 +359,7 @@ def _run(session, bank, report):
     report.device_name = reference_ready["device_name"]
     report.versions = reference_ready["versions"]
     report.memory = session.reference.worker.containment.memory_note
-    learner_ready = session.learner.await_ready(session.load_limit_s)
-    if learner_ready is not None and learner_ready["op"] != "ready":
-        report.internal_error = f"the learner worker did not start: {learner_ready}"
-        return
+    session.learner.await_ready(session.load_limit_s)
     if session.learner.load_failure:
         report.load_error = session.learner.load_failure[1]
     plugin = SuitePlugin(session)

@@ -27,6 +27,7 @@ MESSAGE_LINES = 8  # of an exception's own text; the learner's frames follow in 
 
 
 def main():
+    die_with_parent()
     request_fd, reply_fd = int(sys.argv[1]), int(sys.argv[2])
     requests = os.fdopen(request_fd, "rb", buffering=0)
     replies = os.fdopen(reply_fd, "wb", buffering=0)
@@ -43,13 +44,15 @@ def main():
         if request is None or request.get("op") == "exit":
             return
         reply = worker.run_probe(request["probe"], request["inputs"])
+        reply["seq"] = request["seq"]
         sys.stdout.flush()
         sys.stderr.flush()
         try:
             frame = channel.encode(reply)
         except channel.Unsendable as exc:
-            frame = channel.encode({"op": "fault", "verdict": "failed", "message": "returned a "
-                                    f"value that is not an array, number or dict of them ({exc})"})
+            frame = channel.encode({"op": "fault", "verdict": "failed", "seq": request["seq"],
+                                    "message": "your code returned a value that is not an "
+                                    f"array, a number or a dict or list of them ({exc})"})
         replies.write(frame)
 
 
@@ -171,6 +174,20 @@ class Worker:
 
 class NoDevice(Exception):
     pass
+
+
+def die_with_parent():
+    """Ask Linux to kill this worker when the judge dies, even by SIGKILL."""
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the judge died before the request took effect
+        os._exit(1)
 
 
 def hide_bank_from_imports():

@@ -76,6 +76,7 @@ class WorkerProcess:
         self.process = None
         self.dead = None  # a WorkerGone once the worker can no longer answer
         self.started_at = None
+        self.sequence = 0
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -110,11 +111,20 @@ class WorkerProcess:
         return reply, time.perf_counter() - self.started_at
 
     def request(self, message, limit_s, what):
-        """Send one request and wait for the reply; (reply, seconds) measured by the judge."""
+        """Send one request and wait for its reply; (reply, seconds) measured by the judge.
+
+        Every request carries a sequence number that the reply must echo, and the reply must be
+        the only thing on the channel: anything else means the worker's code wrote to it.
+        """
+        if select.select([self.reply_fd], [], [], 0)[0]:
+            raise self._malformed("bytes arrived on the channel between requests")
+        self.sequence += 1
         start = time.perf_counter()
         deadline = start + limit_s
-        self._send(message, deadline)
+        self._send(dict(message, seq=self.sequence), deadline)
         reply = self._receive(deadline, limit_s, what)
+        if reply.get("seq") != self.sequence:
+            raise self._malformed("a reply to a request that was not made")
         return reply, time.perf_counter() - start
 
     def stop(self):
@@ -180,6 +190,8 @@ class WorkerProcess:
                 if length is None and len(buffer) >= 8:
                     length = self._frame_length(bytes(buffer[:8]))
                 if length is not None and len(buffer) >= 8 + length:
+                    if len(buffer) > 8 + length:
+                        raise self._malformed("more than one message for one request")
                     return self._decode(bytes(buffer[8:8 + length]))
                 continue
             self._check_alive(deadline, limit_s, what)

@@ -64,6 +64,13 @@ def test_a_pickle_is_refused_without_being_run(tmp_path):
     assert not marker.exists()
 
 
+def _nested(depth):
+    node = 1
+    for _ in range(depth):
+        node = {"l": [node]}
+    return node
+
+
 @pytest.mark.parametrize("header, payload", [
     ({"body": {"a": 0}, "arrays": [{"dtype": "|O", "shape": [1], "offset": 0, "nbytes": 8}]},
      b"\0" * 8),
@@ -75,6 +82,11 @@ def test_a_pickle_is_refused_without_being_run(tmp_path):
     ({"body": {"__reduce__": 1}, "arrays": []}, b""),
     ({"body": {"d": {"x": {"l": [1], "extra": 2}}}, "arrays": []}, b""),
     ({"body": 1}, b""),
+    ({"body": {"a": 0}, "arrays": [{"dtype": "<f4", "shape": [2], "offset": 0, "nbytes": 4}]},
+     b"\0" * 8),
+    ({"body": {"a": 0}, "arrays": [{"dtype": "<f4", "shape": [1], "offset": 6, "nbytes": 4}]},
+     b"\0" * 8),
+    ({"body": _nested(40), "arrays": []}, b""),
 ])
 def test_malformed_messages_are_protocol_errors(header, payload):
     with pytest.raises(channel.ProtocolError):
@@ -84,3 +96,9 @@ def test_malformed_messages_are_protocol_errors(header, payload):
 def test_a_frame_over_the_cap_is_refused_before_it_is_read():
     with pytest.raises(channel.FrameTooLarge):
         channel.frame_length(struct.pack(">Q", 2**40), cap=1024)
+
+
+def test_a_header_nested_thousands_deep_is_a_protocol_error_not_a_recursion_error():
+    header = b'{"body": ' + b"[" * 100_000 + b"]" * 100_000 + b', "arrays": []}'
+    with pytest.raises(channel.ProtocolError):
+        channel.decode(struct.pack(">I", len(header)) + header)

@@ -64,6 +64,9 @@ def test_an_exception_shows_the_learners_frames_only(grade_json, learner_file):
     assert "in helper" in message and "in mse_loss" in message, message
     assert "probes.py" not in message and "grader" not in message, (
         f"the message leaks the hidden suite's frames: {message}")
+    frames = [line for line in message.splitlines() if ", line " in line]
+    assert [line.split(" in ")[-1] for line in frames] == ["mse_loss", "helper"], (
+        f"expected exactly the learner's frames mse_loss then helper, got {frames}")
     assert not os.path.isabs(message.splitlines()[1].split(",")[0].strip()), message
 
 
@@ -141,7 +144,9 @@ def test_huge_output_is_capped_and_the_judge_memory_stays_flat(tmp_path, learner
     report = result["report"]
     limited = by_status(report).get("output_limit", [])
     assert limited, f"no output_limit verdict: {report['checks']}"
-    assert report["output"]["bytes"] < 8 * 1024 * 1024, report["output"]["bytes"]
+    per_worker = 1024 * 1024 + 256 * 1024  # the cap, plus what was in flight when it was hit
+    assert report["output"]["bytes"] <= len(limited) * per_worker, (
+        f"{report['output']['bytes']} bytes read for {len(limited)} capped workers")
     assert len(report["output"]["head"]) <= 8 * 1024
     assert result["peak_mib"] < 150, f"the judge peaked at {result['peak_mib']:.0f} MiB"
 
@@ -245,6 +250,9 @@ def test_junk_on_the_channel_is_a_verdict_not_a_judge_crash(grade_json, learner_
     code, report = grade_json(ITEM, "--file", path)
     assert code == 1 and report["status"] == "failed", f"exit {code}, {report['status']}"
     assert by_status(report).get("passed"), "checks not touching mse_loss still pass"
+    garbled = [c for c in report["checks"] if c["status"] not in ("passed", "failed")]
+    assert garbled and all(c["status"] in ("crashed", "output_limit") for c in garbled), (
+        f"junk on the channel should end the call at once, not by timeout: {garbled}")
 
 
 def test_the_reference_cannot_be_imported_from_a_learner_file(grade_json, learner_file):
@@ -273,3 +281,85 @@ def test_a_memory_hog_gets_the_memory_verdict_where_memory_is_enforced(bank_copy
     assert code == 1 and hogs, f"exit {code}; checks: {report['checks']}"
     assert "1024 MiB" in hogs[0]["message"]
     assert by_status(report).get("passed"), "the other checks still run in a fresh worker"
+
+
+@pytest.mark.parametrize("forged", [
+    {"op": "internal", "message": "the grader broke"},
+    {"op": "fault", "verdict": "internal_error", "message": "the grader broke"},
+    {"op": "ready", "device": "cpu"},
+    {"op": "result", "value": 0.0, "seq": 999},
+])
+@pytest.mark.parametrize("then", ["return", "exit"])
+def test_forged_replies_on_the_channel_are_charged_to_the_learner(grade_json, learner_file,
+                                                                  forged, then):
+    # The forgery carries the sequence number of the request being served (read off the
+    # worker's stack); with "exit" it is the only message on the channel.
+    path = learner_file(ITEM, extra=textwrap.dedent(f"""
+        import os, sys
+        from grader import channel
+        def current_seq():
+            frame = sys._getframe()
+            while frame:
+                request = frame.f_locals.get("request")
+                if isinstance(request, dict) and "seq" in request:
+                    return request["seq"]
+                frame = frame.f_back
+        def mse_loss(predictions, targets):
+            forged = dict({{"seq": current_seq()}}, **{forged!r})
+            for fd in range(3, 64):
+                try:
+                    os.write(fd, channel.encode(forged))
+                except OSError:
+                    pass
+            if {then!r} == "exit":
+                os._exit(0)
+            return ((predictions - targets) ** 2).mean()
+    """))
+    code, report = grade_json(ITEM, "--file", path)
+    assert code == 1 and report["status"] == "failed", f"exit {code}; {report['checks']}"
+    assert not any(c["status"] == "internal_error" for c in report["checks"]), report["checks"]
+
+
+@pytest.mark.parametrize("forged", [{"op": "internal", "message": "x"},
+                                    {"op": "no_device", "message": "x"}])
+def test_a_forged_start_up_reply_is_charged_to_the_learner(grade_json, learner_file, forged):
+    path = learner_file(ITEM, extra=textwrap.dedent(f"""
+        import os
+        from grader import channel
+        for fd in range(3, 64):
+            try:
+                os.write(fd, channel.encode({forged!r}))
+            except OSError:
+                pass
+    """))
+    code, report = grade_json(ITEM, "--file", path)
+    assert code == 1 and report["status"] == "failed", f"exit {code}; {report}"
+    assert report["internal_error"] is None
+
+
+def test_workers_die_with_a_killed_judge(learner_file, tmp_path):
+    import signal
+
+    pid_file = tmp_path / "worker.pid"
+    path = learner_file(ITEM, extra=textwrap.dedent(f"""
+        import os
+        with open({str(pid_file)!r}, "w") as handle:
+            handle.write(str(os.getpid()))
+        while True:
+            pass
+    """))
+    judge = subprocess.Popen([sys.executable, "-m", "grader", "exercise", ITEM, "--file",
+                              str(path), "--device", "cpu"], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    worker = int(pid_file.read_text())
+    judge.send_signal(signal.SIGKILL)
+    judge.wait()
+    deadline = time.monotonic() + 10
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive(worker):
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail(f"worker {worker} outlived its killed judge")

@@ -45,7 +45,7 @@ class Bank:
     def item(self, item_id):
         if item_id in self.items:
             return self.items[item_id]
-        close = difflib.get_close_matches(item_id, list(self.items), n=3, cutoff=0.5)
+        close = difflib.get_close_matches(item_id.lower(), list(self.items), n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise UnknownItem(f"There is no exercise {item_id!r}.{hint} "
                           "Run `grade list` to see them all.")

@@ -215,6 +215,25 @@ class Containment:
             self.cgroup.remove()
 
 
+def remove_stale_workdirs():
+    """Remove worker folders left in the temp folder by judges that were killed."""
+    import shutil
+    import tempfile
+
+    from grader.workers import WORKDIR_PREFIX
+
+    root = tempfile.gettempdir()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        owner = name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if name.startswith(WORKDIR_PREFIX) and owner.isdigit() and \
+                not os.path.exists(f"/proc/{owner}"):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
 def sweep_orphans(keep):
     """Kill and reap children of ours that are not `keep` (descendants re-parented to us).
 

@@ -18,11 +18,12 @@ import numpy
 import pytest
 
 from grader import verdicts
-from grader.containment import become_subreaper, sweep_orphans
+from grader.containment import become_subreaper, remove_stale_workdirs, sweep_orphans
 from grader.report import CheckResult, Report
 from grader.verdicts import InternalFault, LearnerFault
 from grader.workers import OutputLog, WorkerGone, WorkerProcess, WorkerSpec
 
+NOT_RUN = "not run: your file did not load"
 # float32 tolerances per device (GPU matrix products and convolutions may run in TF32)
 TOLERANCES = {"cpu": (1e-4, 1e-5), "cuda": (2e-3, 2e-3)}
 
@@ -61,11 +62,13 @@ class Side:
         self.load_failure = None  # (verdict, message) once the target failed to import
         self.load_s = None
         self.ready_info = None
+        self.memory_note = None
 
     def start(self):
         if self.worker is None and self.load_failure is None:
             self.worker = WorkerProcess(self.spec, self.log)
             self.worker.start()
+            self.memory_note = self.worker.containment.memory_note
 
     def await_ready(self, limit_s):
         """Wait for the worker started last; returns its ready message or records a failure."""
@@ -77,7 +80,8 @@ class Side:
         except WorkerGone as gone:
             self.worker = None
             self.ready_info = None
-            self.load_failure = (gone.verdict, f"your file did not load: {gone.message}")
+            self.load_failure = (gone.verdict, f"Your code {gone.message} while the file was "
+                                               "being imported.")
             return None
         if reply["op"] == "ready":
             self.ready_info = reply
@@ -114,8 +118,7 @@ class Side:
 
     def not_loaded(self):
         verdict, message = self.load_failure
-        return LearnerFault(verdict, "not run: your file did not load (" +
-                            message.splitlines()[0] + ")")
+        return LearnerFault(verdict, NOT_RUN + " (" + message.splitlines()[0] + ")")
 
     def stop(self):
         if self.worker is not None:
@@ -128,11 +131,15 @@ class Side:
 class CheckTiming:
     """What one check's worker calls left behind: times, limits, and the results' forms."""
 
-    time_s: float = 0.0
-    limit_s: float = None
+    time_s: float = 0.0  # of the learner call that came closest to its limit
+    limit_s: float = None  # that call's limit
     reference_s: dict = dataclasses.field(default_factory=dict)
     reference_form: dict = dataclasses.field(default_factory=dict)
     learner_form_differs: bool = False
+
+    def add_call(self, seconds, limit_s):
+        if self.limit_s is None or seconds / limit_s >= self.time_s / self.limit_s:
+            self.time_s, self.limit_s = seconds, limit_s
 
 
 def form_of(value):
@@ -158,10 +165,12 @@ class CheckWorkers:
         self.timing = timing
 
     def reference(self, probe, **inputs):
-        side = self.session.reference
+        side, cap_s = self.session.reference, self.session.limits.cap_s
         try:
-            reply, seconds = side.call(probe, inputs, self.session.limits.cap_s,
-                                       self.session.limits.cap_s)
+            try:
+                reply, seconds = side.call(probe, inputs, cap_s, cap_s)
+            except WorkerGone:  # killed from outside (the learner's code can signal it): once more
+                reply, seconds = side.call(probe, inputs, cap_s, cap_s)
         except (WorkerGone, LearnerFault) as exc:
             raise InternalFault(f"the reference failed running `{probe}`: {exc}") from None
         if reply["op"] != "result":
@@ -176,14 +185,13 @@ class CheckWorkers:
         reference_s = self.timing.reference_s.get(probe)
         limit_s = (session.limits.for_reference(reference_s) if reference_s is not None
                    else session.limits.cap_s)
-        self.timing.limit_s = max(self.timing.limit_s or 0.0, limit_s)
         try:
             reply, seconds = session.learner.call(probe, inputs, limit_s, session.load_limit_s)
         except WorkerGone as gone:
-            self.timing.time_s += limit_s if gone.verdict == verdicts.TIMEOUT else 0.0
+            self.timing.add_call(limit_s if gone.verdict == verdicts.TIMEOUT else 0.0, limit_s)
             session.learner.start()  # a fresh worker warms up for the next check
             raise LearnerFault(gone.verdict, f"Your code {gone.message}.") from None
-        self.timing.time_s += seconds
+        self.timing.add_call(seconds, limit_s)
         if reply["op"] == "result":
             if probe in self.timing.reference_form:
                 differs = form_of(reply["value"]) != self.timing.reference_form[probe]
@@ -290,8 +298,6 @@ class SuitePlugin:
             return verdicts.FAILED, str(exc)
         if isinstance(exc, InternalFault):
             return verdicts.INTERNAL, str(exc)
-        if type(exc).__name__ == "Skipped":
-            return "skipped", str(exc)
         return verdicts.INTERNAL, f"the suite raised {type(exc).__name__}: {exc}"
 
 
@@ -323,7 +329,8 @@ def grade(bank, item_id, target, device="auto", seed=None):
     target = Path(target).resolve()
     session = Session(item, target, bank.display(target), device, seed, bank)
     report = Report(exercise=item.id, file=bank.display(target), seed=seed,
-                    limits=session.limits.describe())
+                    limits=session.limits.describe(), framework=item.framework)
+    remove_stale_workdirs()
     subreaper = become_subreaper()
     started = time.perf_counter()
     try:
@@ -344,7 +351,8 @@ def _run(session, bank, report):
     session.learner.start()
     reference_ready = session.reference.await_ready(session.limits.cap_s)
     if reference_ready is None or reference_ready["op"] == "internal":
-        detail = (reference_ready or {}).get("message") or str(session.reference.load_failure)
+        failure = session.reference.load_failure
+        detail = (reference_ready or {}).get("message") or (failure[1] if failure else "")
         report.internal_error = f"the reference worker did not start: {detail}"
         return
     if reference_ready["op"] == "no_device":
@@ -358,16 +366,16 @@ def _run(session, bank, report):
     report.device = session.device
     report.device_name = reference_ready["device_name"]
     report.versions = reference_ready["versions"]
-    report.memory = session.reference.worker.containment.memory_note
     session.learner.await_ready(session.load_limit_s)
+    report.memory = session.learner.memory_note or session.reference.memory_note
     if session.learner.load_failure:
         report.load_error = session.learner.load_failure[1]
     plugin = SuitePlugin(session)
     log = io.StringIO()
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        import pytest
-
-        pytest.main(_pytest_args(bank.suite_dir(session.item.id)), plugins=[plugin])
+        outcome = pytest.main(_pytest_args(bank.suite_dir(session.item.id)), plugins=[plugin])
+    if outcome == pytest.ExitCode.INTERRUPTED:
+        raise KeyboardInterrupt  # pytest swallowed it: a half-run suite must not read as passed
     report.checks = plugin.results
     if plugin.problems or not plugin.results:
         report.internal_error = "; ".join(plugin.problems) or (

@@ -21,10 +21,22 @@ def load(bank):
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError):
-        path.replace(path.with_name(path.name + ".bad"))
+    except OSError as exc:
+        _warn(f"cannot read the progress file {path} ({exc.strerror}); progress is not shown")
+        return {}
+    except ValueError:  # not JSON (UnicodeDecodeError included): keep it, start afresh
+        try:
+            path.replace(path.with_name(path.name + ".bad"))
+        except OSError:
+            pass
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _warn(message):
+    import sys
+
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def status_of(progress, item_id):
@@ -33,7 +45,7 @@ def status_of(progress, item_id):
 
 
 def record(bank, report):
-    """Remember the outcome of grading the learner's own file."""
+    """Remember the outcome of grading the learner's own file (best effort: warns on failure)."""
     progress = load(bank)
     progress[report.exercise] = {
         "status": "passed" if report.status == "passed" else "failing",
@@ -42,7 +54,10 @@ def record(bank, report):
         "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     path = progress_file(bank)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(progress, indent=2), encoding="utf-8")
-    temporary.replace(path)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(progress, indent=2), encoding="utf-8")
+        temporary.replace(path)
+    except OSError as exc:
+        _warn(f"could not record progress in {path} ({exc.strerror or exc})")

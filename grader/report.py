@@ -3,10 +3,20 @@
 import dataclasses
 import enum
 import json
+import re
 
 from grader import verdicts
 
 SCHEMA_VERSION = 1
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text):
+    """Text from learner code, safe for a terminal: control characters shown as escapes."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text or "")
+
+
+OUTPUT_LINES = 40  # of the learner's output shown in the text report
 
 
 class ExitCode(enum.IntEnum):
@@ -14,6 +24,7 @@ class ExitCode(enum.IntEnum):
     NOT_ALL_PASSED = 1
     USAGE = 2
     INTERNAL = 3
+    INTERRUPTED = 130  # Ctrl-C, or a signal the graded code sent to the grader
 
 
 @dataclasses.dataclass
@@ -41,6 +52,7 @@ class Report:
     file: str
     seed: int
     limits: str
+    framework: str = None
     device: str = None
     device_name: str = None
     versions: dict = dataclasses.field(default_factory=dict)
@@ -106,28 +118,39 @@ class Report:
         lines = self._header(style)
         if self.load_error:
             lines += ["", style("Your file did not load:", fg="red", bold=True)]
-            lines += ["  " + line for line in self.load_error.splitlines()]
+            lines += ["  " + printable(line) for line in self.load_error.splitlines()]
+            lines += [f"  ({len(self.checks)} checks not run)"]
         if self.internal_error:
             lines += ["", style("Internal error (not your fault; please report it):",
                                 fg="magenta", bold=True)]
-            lines += ["  " + line for line in self.internal_error.splitlines()]
-        task = object()
+            lines += ["  " + printable(line) for line in self.internal_error.splitlines()]
+        if not self.load_error:
+            lines += self._checks_text(style)
+        if self.learner_output_bytes:
+            shown = len(self.learner_output.encode())
+            more = f" (the first {shown} shown)" if self.learner_output_bytes > shown else ""
+            lines += ["", style(f"Your code printed {self.learner_output_bytes} bytes{more}:",
+                                bold=True)]
+            lines += ["  | " + printable(line)
+                      for line in self.learner_output.splitlines()[:OUTPUT_LINES]]
+        lines += ["", self._summary(style)]
+        return "\n".join(lines)
+
+    def _checks_text(self, style):
+        lines, task, seen = [], object(), {}
         for check in self.checks:
             if check.task != task:
                 task = check.task
                 lines += ["", style(f"Task {task}", bold=True)]
-            lines += self._check_lines(check, style)
-        if self.learner_output_bytes:
-            lines += ["", style(f"Your code printed {self.learner_output_bytes} bytes"
-                                f"{' (first ' + str(len(self.learner_output.encode())) + ' shown)' if self.learner_output_bytes > len(self.learner_output.encode()) else ''}:", bold=True)]
-            lines += ["  | " + line for line in self.learner_output.splitlines()[:40]]
-        lines += ["", self._summary(style)]
-        return "\n".join(lines)
+            lines += self._check_lines(check, style, seen.get(check.message))
+            seen.setdefault(check.message, check.title)
+        return lines
 
     def _header(self, style):
-        versions = " · ".join(f"{name} {self.versions[name]}" for name in ("torch", "jax")
+        names = [self.framework] if self.framework else ["torch", "jax"]
+        versions = " · ".join(f"{name} {self.versions[name]}" for name in names
                               if name in self.versions)
-        lines = [style(f"dlprep · {self.exercise} · {self.file}", bold=True)]
+        lines = [style(f"dlprep · {self.exercise} · {printable(self.file)}", bold=True)]
         if self.device:
             lines.append(f"device {self.device} ({self.device_name}) · {versions} · "
                          f"seed {self.seed} (replay with --seed {self.seed})")
@@ -136,7 +159,7 @@ class Report:
             lines.append(f"seed {self.seed}")
         return lines
 
-    def _check_lines(self, check, style):
+    def _check_lines(self, check, style, same_as=None):
         colour = {"passed": "green", "failed": "red", "internal_error": "magenta"}.get(
             check.status, "yellow")
         mark = "✓" if check.status == verdicts.PASSED else "✗"
@@ -145,10 +168,11 @@ class Report:
         head = f"  {style(mark + ' ' + verdicts.label(check.status).ljust(16), fg=colour)}" \
                f"{check.title}  ({timing})"
         lines = [head]
-        if check.status != verdicts.PASSED and check.message and not (
-                self.load_error and check.message.startswith("not run")):
-            lines += ["      " + line for line in check.message.splitlines()]
-        return lines
+        if check.status == verdicts.PASSED or not check.message:
+            return lines
+        if same_as and "\n" in check.message:
+            return lines + [f"      the same as for '{same_as}' above"]
+        return lines + ["      " + printable(line) for line in check.message.splitlines()]
 
     def _summary(self, style):
         counts = {}

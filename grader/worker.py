@@ -23,7 +23,8 @@ from grader import channel
 from grader.probekit import Reject
 
 PROBE_MODULE = "dlprep_probes"
-MESSAGE_LINES = 8  # of an exception's own text; the learner's frames follow in full
+MESSAGE_LINES = 8  # of an exception's own text; the learner's frames follow
+EDGE_FRAMES = 3  # learner frames kept at each end of a deep traceback
 
 
 def main():
@@ -159,10 +160,18 @@ class Worker:
             headline = "raised KeyboardInterrupt"
         else:
             headline = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        lines = headline.splitlines()
+        lines = [line for line in headline.splitlines()
+                 if "JAX_TRACEBACK_FILTERING" not in line and line.strip("-")]
         if len(lines) > MESSAGE_LINES:
             lines = lines[:MESSAGE_LINES] + [f"... ({len(lines) - MESSAGE_LINES} more lines)"]
-        for frame in self._learner_frames(exc):
+        frames = self._learner_frames(exc)
+        if len(frames) > 2 * EDGE_FRAMES:  # deep recursion: the first and last few tell it
+            hidden = len(frames) - 2 * EDGE_FRAMES
+            frames = frames[:EDGE_FRAMES] + [hidden] + frames[-EDGE_FRAMES:]
+        for frame in frames:
+            if isinstance(frame, int):
+                lines.append(f"  ... {frame} more frames of your code ...")
+                continue
             lines.append(f'  {self.display}, line {frame.lineno}, in {frame.name}')
             if frame.line:
                 lines.append(f"    {frame.line}")

@@ -8,6 +8,7 @@ and count the rest, and a worker that prints past the cap is killed.
 import dataclasses
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from grader import channel, verdicts
 from grader.containment import Containment
 
 POLL_S = 0.05
+WORKDIR_PREFIX = "dlprep-"  # then the judge's pid, so stale ones can be found
 
 
 @dataclasses.dataclass
@@ -72,7 +74,9 @@ class WorkerProcess:
         self.printed = 0
         self.over_output_cap = False
         self.containment = Containment(spec.memory_mb)
-        self.workdir = tempfile.mkdtemp(prefix=f"dlprep-{spec.role}-")
+        self.workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-{spec.role}-")
+        self.print_lock = threading.Lock()
+        self.drains = []
         self.process = None
         self.dead = None  # a WorkerGone once the worker can no longer answer
         self.started_at = None
@@ -98,7 +102,9 @@ class WorkerProcess:
         os.set_blocking(self.request_fd, False)
         self.containment.adopt(self.process.pid)
         for stream in (self.process.stdout, self.process.stderr):
-            threading.Thread(target=self._drain, args=(stream,), daemon=True).start()
+            drain = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+            drain.start()
+            self.drains.append(drain)
         self._send({
             "op": "init", "target": str(self.spec.target), "display": self.spec.display,
             "module": self.spec.module, "probes": str(self.spec.probes),
@@ -117,6 +123,8 @@ class WorkerProcess:
         the only thing on the channel: anything else means the worker's code wrote to it.
         """
         if select.select([self.reply_fd], [], [], 0)[0]:
+            if not os.read(self.reply_fd, 1):  # end of file: the worker died between requests
+                raise self._gone_after_exit()
             raise self._malformed("bytes arrived on the channel between requests")
         self.sequence += 1
         start = time.perf_counter()
@@ -136,16 +144,15 @@ class WorkerProcess:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+        for drain in self.drains:  # the last prints belong to the report
+            drain.join(timeout=2)
         for fd in (self.request_fd, self.reply_fd):
             try:
                 os.close(fd)
             except OSError:
                 pass
         self.containment.release()
-        try:
-            os.rmdir(self.workdir)
-        except OSError:
-            pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
         self.process = None
 
     # --- output --------------------------------------------------------------------------------
@@ -156,9 +163,11 @@ class WorkerProcess:
             if not chunk:
                 return
             self.log.add(chunk)
-            self.printed += len(chunk)
-            if self.printed > self.spec.output_cap and not self.over_output_cap:
-                self.over_output_cap = True
+            with self.print_lock:
+                self.printed += len(chunk)
+                over = self.printed > self.spec.output_cap and not self.over_output_cap
+                self.over_output_cap |= over
+            if over:
                 self.containment.kill_all()
 
     # --- the channel ---------------------------------------------------------------------------
@@ -237,7 +246,7 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             pass
         code = self.process.returncode
-        oom = self.containment.oom_killed()
+        oom = code == -signal.SIGKILL and self.containment.oom_killed()
         self.stop()
         if self.over_output_cap:
             gone = WorkerGone(verdicts.OUTPUT_LIMIT, f"printed more than "

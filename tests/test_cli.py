@@ -136,13 +136,11 @@ def test_help_is_instant_and_imports_no_framework():
             "assert r.exit_code == 0; "
             "print(time.perf_counter() - t, [m for m in ('torch', 'jax', 'pytest') "
             "if m in sys.modules])")
-    started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
-    wall = time.perf_counter() - started
     seconds, loaded = done.stdout.split(" ", 1)
     assert loaded.strip() == "[]", f"`grade --help` imported {loaded.strip()}"
-    assert wall < 1.0, f"`grade --help` took {wall:.2f} s including interpreter start"
+    assert float(seconds) < 0.5, f"importing the CLI and printing help took {seconds} s"
 
 
 def test_the_judge_never_imports_a_framework(grade_json):
@@ -172,3 +170,31 @@ def test_a_corrupt_progress_file_is_kept_aside_not_lost(grade, tmp_path):
     result = grade("list")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "progress.json.bad").read_text() == "{not json"
+
+
+def test_an_id_in_the_wrong_case_gets_a_suggestion(grade):
+    result = grade("exercise", "LINEAR_REGRESSION_JAX")
+    assert result.exit_code == 2 and "Did you mean linear_regression_jax" in result.output
+
+
+def test_output_may_not_overwrite_the_graded_file(grade, learner_file):
+    path = learner_file("linear_regression_torch")
+    before = path.read_text()
+    result = grade("exercise", "linear_regression_torch", "--file", path, "--output", path)
+    assert result.exit_code == 2 and "would overwrite" in result.output, result.output
+    assert path.read_text() == before
+
+
+def test_an_unwritable_progress_file_still_prints_the_report(grade, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("DLPREP_PROGRESS", str(blocker / "progress.json"))
+    result = grade("exercise", "linear_regression_jax", "--device", "cpu", "--format", "json")
+    assert result.exit_code == 1, f"exit {result.exit_code}: {result.output[-300:]}"
+    assert json.loads(result.stdout)["status"] == "failed"
+    assert "could not record progress" in result.stderr
+
+
+def test_verify_prints_its_seed_for_replay(grade):
+    result = grade("verify", "linear_regression_torch", "--device", "cpu", "--seed", "11")
+    assert result.exit_code == 0 and "seed 11 (replay with --seed 11)" in result.output

@@ -363,3 +363,67 @@ def test_workers_die_with_a_killed_judge(learner_file, tmp_path):
     if alive(worker):
         os.kill(worker, signal.SIGKILL)
         pytest.fail(f"worker {worker} outlived its killed judge")
+
+
+def test_an_interrupt_sent_by_the_learner_never_reads_as_a_pass(learner_file):
+    path = learner_file(ITEM, extra=textwrap.dedent("""
+        import os, signal
+        def mse_loss(predictions, targets):
+            os.kill(os.getppid(), signal.SIGINT)
+            return ((predictions - targets) ** 2).mean()
+    """))
+    done = subprocess.run([sys.executable, "-m", "grader", "exercise", ITEM, "--file", str(path),
+                           "--device", "cpu", "--format", "json"], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 130, f"exit {done.returncode}: {done.stdout[-500:]}"
+    assert '"passed"' not in done.stdout and "interrupted" in done.stderr, done.stderr
+
+
+def test_killing_the_reference_worker_is_not_charged_to_the_grader(grade_json, learner_file):
+    path = learner_file(ITEM, extra=textwrap.dedent("""
+        import os, signal
+        def mse_loss(predictions, targets):
+            for entry in os.listdir("/proc"):
+                if entry.isdigit() and int(entry) != os.getpid():
+                    try:
+                        with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                            if b"grader.worker" in handle.read():
+                                os.kill(int(entry), signal.SIGKILL)
+                    except OSError:
+                        pass
+            return ((predictions - targets) ** 2).mean()
+    """))
+    code, report = grade_json(ITEM, "--file", path)
+    assert report["internal_error"] is None, report["internal_error"]
+    assert not by_status(report).get("internal_error"), report["checks"]
+    assert code == 0, f"exit {code}: a correct file whose code kills the reference still passes"
+
+
+def test_a_deep_recursion_shows_a_short_traceback(grade_json, learner_file):
+    path = learner_file(ITEM, extra="def mse_loss(predictions, targets):\n"
+                                    "    return mse_loss(predictions, targets)\n")
+    code, report = grade_json(ITEM, "--file", path)
+    errors = checks_calling(report, "RecursionError")
+    assert code == 1 and errors, f"exit {code}; checks: {report['checks']}"
+    message = errors[0]["message"]
+    assert "more frames of your code" in message and len(message.splitlines()) < 30, message
+
+
+def test_control_characters_from_learner_code_are_escaped_in_the_text_report(grade,
+                                                                             learner_file):
+    path = learner_file(ITEM, extra="def mse_loss(predictions, targets):\n"
+                                    "    print('\\x1b[2J cleared')\n"
+                                    "    raise ValueError('\\x1b[31mred')\n")
+    result = grade("exercise", ITEM, "--file", path, "--device", "cpu")
+    assert result.exit_code == 1, result.output
+    assert "\x1b" not in result.output and "\\x1b[31mred" in result.output, result.output[-800:]
+
+
+def test_no_worker_folder_is_left_behind(grade_json, learner_file):
+    import glob
+    import tempfile
+
+    path = learner_file(ITEM, extra="open('scratch.txt', 'w').write('learner was here')\n")
+    grade_json(ITEM, "--file", path)
+    left = glob.glob(os.path.join(tempfile.gettempdir(), f"dlprep-{os.getpid()}-*"))
+    assert not left, f"worker folders left behind: {left}"

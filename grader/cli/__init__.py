@@ -8,14 +8,15 @@ from grader.cli.common import InternalError
 
 EPILOG = """\b
 Examples:
-  grade list                                   what there is to do, and your progress
-  grade exercise linear_regression_jax         grade your file in exercises/
-  grade exercise cnn_torch --file my_cnn.py    grade a file elsewhere
+  grade list                                      your progress on every exercise
+  grade exercise linear_regression_jax            grade your file in exercises/
+  grade exercise linear_regression_torch --file lr.py
   grade exercise linear_regression_torch --seed 1234 --format json
-  grade verify                                 prove every reference passes, every stub fails
+  grade verify                                    references pass, stubs fail
 
 \b
-Exit codes: 0 all checks passed, 1 some did not, 2 usage error, 3 internal error.
+Exit codes: 0 all checks passed, 1 some did not, 2 usage error, 3 internal error,
+130 interrupted.
 """
 
 

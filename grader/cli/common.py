@@ -25,6 +25,16 @@ class InternalError(click.ClickException):
         return f"internal error: {self.message}"
 
 
+class Interrupted(click.ClickException):
+    """Grading stopped by SIGINT (Ctrl-C, or the graded code signalling the grader)."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self):
+        super().__init__("grading was interrupted (Ctrl-C, or a signal sent by the graded code); "
+                         "no result was recorded.")
+
+
 def load_bank():
     from grader.catalog import Bank, CatalogError
 
@@ -57,10 +67,13 @@ def readable_file(path):
     return path
 
 
-def writable_output(path):
-    """Refuse an --output path that cannot be written, before any grading work is done."""
+def writable_output(path, graded):
+    """Refuse an --output path that cannot be written or would overwrite code, before grading."""
     if path is None:
         return None
+    if path.endswith(".py") or os.path.realpath(path) == os.path.realpath(graded):
+        raise UserError(f"--output {path} would overwrite a Python file: name the report "
+                        "something like report.json or report.txt.")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"cannot write {path}: the folder {folder} does not exist.")

@@ -4,6 +4,7 @@ import click
 
 from grader.cli.common import (
     DEVICES,
+    Interrupted,
     UserError,
     emit,
     find_item,
@@ -21,8 +22,9 @@ Examples:
   grade exercise linear_regression_torch --format json --output report.json
 """)
 @click.argument("item_id", metavar="ID")
-@click.option("--file", "path", type=click.Path(dir_okay=True),
-              help="The file to grade (default: exercises/ID/ID.py).")
+@click.option("--file", "path", type=click.Path(),
+              help="The file to grade (default: the stub exercises/ID/ID.py in the bank, "
+                   "wherever you run grade from).")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="Where the code runs; auto takes a GPU when the framework sees one.")
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1),
@@ -39,11 +41,14 @@ def exercise(item_id, path, device, seed, fmt, output):
     item = find_item(bank, item_id)
     own_file = path is None
     path = readable_file(str(bank.stub_file(item.id)) if own_file else path)
-    writable_output(output)
-    report = judge.grade(bank, item.id, path, device=device, seed=seed)
+    writable_output(output, path)
+    try:
+        report = judge.grade(bank, item.id, path, device=device, seed=seed)
+    except KeyboardInterrupt:
+        raise Interrupted() from None
     if report.usage_error:
         raise UserError(report.usage_error)
+    emit(report.to_json() if fmt == "json" else report.to_text(click.style), output)
     if own_file and report.status != "error":
         progress.record(bank, report)
-    emit(report.to_json() if fmt == "json" else report.to_text(click.style), output)
     raise SystemExit(int(report.exit_code))

@@ -1,9 +1,18 @@
 """`grade verify [ID...]`: every reference passes its suite and every stub fails it."""
 
+import secrets
+
 import click
 
 from grader.catalog import CatalogError
-from grader.cli.common import DEVICES, InternalError, find_item, load_bank, use_color
+from grader.cli.common import (
+    DEVICES,
+    InternalError,
+    Interrupted,
+    find_item,
+    load_bank,
+    use_color,
+)
 from grader.report import ExitCode
 
 
@@ -11,6 +20,7 @@ from grader.report import ExitCode
 Examples:
   grade verify                                        the whole bank
   grade verify linear_regression_torch linear_regression_jax
+  grade verify --seed 1234                            replay a verify run's inputs
   grade verify --device cuda                          prove the bank on a GPU
 """)
 @click.argument("item_ids", metavar="[ID]...", nargs=-1)
@@ -19,28 +29,43 @@ Examples:
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Replay a verify run's inputs.")
 def verify(item_ids, device, seed):
     """Prove that references pass and stubs fail their suites."""
-    from grader import judge
-
     bank = load_bank()
     items = [find_item(bank, item_id) for item_id in item_ids] or list(bank.items.values())
     try:
         bank.validate_files([item.id for item in items])
     except CatalogError as exc:
         raise InternalError(str(exc)) from None
-    all_hold = True
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    click.echo(f"seed {seed} (replay with --seed {seed})\n")
     click.echo(f"{'item'.ljust(26)}{'reference'.ljust(24)}{'stub'.ljust(24)}holds")
-    for item in items:
-        reference = judge.grade(bank, item.id, bank.solution_file(item.id), device, seed)
-        stub = judge.grade(bank, item.id, bank.stub_file(item.id), device, seed)
-        holds = reference.status == "passed" and stub.status == "failed" and stub.score == 0
-        all_hold &= holds
-        click.echo(f"{item.id.ljust(26)}{_cell(reference).ljust(24)}{_cell(stub).ljust(24)}"
-                   + click.style("yes" if holds else "NO", fg="green" if holds else "red"),
-                   color=use_color())
-        for report, what in ((reference, "reference"), (stub, "stub")):
-            if not holds:
-                _explain(report, what)
-    raise SystemExit(int(ExitCode.ALL_PASSED if all_hold else ExitCode.NOT_ALL_PASSED))
+    try:
+        reports = [_verify_item(bank, item, device, seed) for item in items]
+    except KeyboardInterrupt:
+        raise Interrupted() from None
+    statuses = {report.status for pair in reports for report in pair}
+    if "error" in statuses:
+        raise SystemExit(int(ExitCode.INTERNAL))
+    holds = all(_holds(*pair) for pair in reports)
+    raise SystemExit(int(ExitCode.ALL_PASSED if holds else ExitCode.NOT_ALL_PASSED))
+
+
+def _verify_item(bank, item, device, seed):
+    from grader import judge
+
+    reference = judge.grade(bank, item.id, bank.solution_file(item.id), device, seed)
+    stub = judge.grade(bank, item.id, bank.stub_file(item.id), device, seed)
+    holds = _holds(reference, stub)
+    click.echo(f"{item.id.ljust(26)}{_cell(reference).ljust(24)}{_cell(stub).ljust(24)}"
+               + click.style("yes" if holds else "NO", fg="green" if holds else "red"),
+               color=use_color())
+    if not holds:
+        _explain(reference, "reference")
+        _explain(stub, "stub")
+    return reference, stub
+
+
+def _holds(reference, stub):
+    return reference.status == "passed" and stub.status == "failed" and stub.score == 0
 
 
 def _cell(report):
@@ -51,6 +76,6 @@ def _explain(report, what):
     problems = [c for c in report.checks if (c.status == "passed") == (what == "stub")]
     for check in problems[:5]:
         click.echo(f"    {what}: {check.name}: {check.status} {check.message[:200]}")
-    for error in (report.internal_error, report.load_error):
+    for error in (report.internal_error, report.load_error, report.usage_error):
         if error:
             click.echo(f"    {what}: {error.splitlines()[0]}")

@@ -24,7 +24,8 @@ def build_model(key, in_features, out_features):
         {"linear": {"weight": float32 array (in_features, out_features),
                     "bias": float32 array (out_features,)}}
     """
-    # TODO
+    # TODO: split the key, draw the weight and the bias with jax.random.uniform, and
+    #   return them in the nested dict.
     raise NotImplementedError
 
 
@@ -38,7 +39,7 @@ def predict(params, x):
     Returns:
         float32 array of shape (batch, out_features): x @ weight + bias.
     """
-    # TODO
+    # TODO: x @ weight + bias; keep the (batch, out_features) shape (no squeeze).
     raise NotImplementedError
 
 
@@ -52,7 +53,7 @@ def mse_loss(predictions, targets):
     Returns:
         A 0-d float32 array: the mean of (predictions - targets) ** 2 over all elements.
     """
-    # TODO
+    # TODO: the mean of the squared errors over all elements, as a 0-d array.
     raise NotImplementedError
 
 
@@ -74,7 +75,8 @@ def sgd_step(params, x, y, learning_rate):
         (new_params, loss): new_params shaped like params; loss, a 0-d array, is the loss of
         `params` (before the update).
     """
-    # TODO
+    # TODO: jax.value_and_grad of a loss_fn(params, x, y), then jax.tree.map for
+    #   p - learning_rate * grad; return (new_params, loss).
     raise NotImplementedError
 
 

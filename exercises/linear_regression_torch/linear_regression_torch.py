@@ -19,11 +19,11 @@ class LinearRegression(nn.Module):
 
     def __init__(self, in_features, out_features):
         super().__init__()
-        # TODO: self.linear = ...
+        # TODO: create self.linear, the only submodule (see the docstring).
         raise NotImplementedError
 
     def forward(self, x):
-        # TODO: (batch, in_features) -> (batch, out_features)
+        # TODO: apply self.linear: (batch, in_features) -> (batch, out_features).
         raise NotImplementedError
 
 
@@ -37,7 +37,7 @@ def build_model(in_features, out_features):
     Returns:
         A `LinearRegression(in_features, out_features)` (an `nn.Module`).
     """
-    # TODO
+    # TODO: return a LinearRegression(in_features, out_features).
     raise NotImplementedError
 
 
@@ -51,7 +51,7 @@ def predict(model, x):
     Returns:
         float32 tensor of shape (batch, out_features): x @ weight.T + bias.
     """
-    # TODO
+    # TODO: run the model on x; keep the (batch, out_features) shape (no .squeeze()).
     raise NotImplementedError
 
 
@@ -65,7 +65,7 @@ def mse_loss(predictions, targets):
     Returns:
         A 0-d float32 tensor: the mean of (predictions - targets) ** 2 over all elements.
     """
-    # TODO
+    # TODO: the mean of the squared errors over all elements, as a 0-d tensor.
     raise NotImplementedError
 
 
@@ -85,7 +85,8 @@ def sgd_step(model, x, y, learning_rate):
     Returns:
         The loss before the update: a 0-d tensor (or a Python float).
     """
-    # TODO
+    # TODO: clear old gradients, compute the loss, loss.backward(), then update every
+    #   parameter under torch.no_grad(); return the loss.
     raise NotImplementedError
 
 

@@ -11,14 +11,31 @@ NOISE_SCALE = 0.1
 
 
 def draw_sizes(rng):
-    """Three (in_features, out_features), each out_features in 1..3 once."""
-    return [(int(rng.integers(1, 9)), int(out)) for out in rng.permutation([1, 2, 3])]
+    """Three (in_features, out_features): each out_features in 1..3 once.
+
+    One of them, at random, has in_features 1; the others have 2..8.
+    """
+    outs = [int(out) for out in rng.permutation([1, 2, 3])]
+    single = int(rng.integers(0, len(outs)))
+    return [(1 if i == single else int(rng.integers(2, 9)), out) for i, out in enumerate(outs)]
 
 
 def draw_shapes(rng):
-    """Three (batch, in_features, out_features); one is a single example (batch 1)."""
-    batches = [1, int(rng.integers(2, 65)), int(rng.integers(2, 65))]
-    return [(batch, *sizes) for batch, sizes in zip(batches, draw_sizes(rng))]
+    """Three (batch, in_features, out_features), with the sizes of draw_sizes.
+
+    One is a single example (batch 1), always with out_features 2 or 3, so that out_features 1
+    always comes with a batch of 2..64: there a (batch,) prediction broadcasts against (batch, 1)
+    targets into a (batch, batch) error, which a batch of 1 would hide.
+    """
+    sizes = draw_sizes(rng)
+    single = int(rng.choice([i for i, (_, out_features) in enumerate(sizes) if out_features > 1]))
+    batches = [1 if i == single else int(rng.integers(2, 65)) for i in range(len(sizes))]
+    return [(batch, *size) for batch, size in zip(batches, sizes)]
+
+
+def with_one_output(shapes):
+    """The one of draw_sizes' or draw_shapes' tuples with out_features (the last entry) 1."""
+    return next(shape for shape in shapes if shape[-1] == 1)
 
 
 def draw_batch(rng, batch, in_features, out_features):
@@ -72,7 +89,7 @@ def expect_near_optimum(call, trained, weight, bias, x, y):
         )
     if mse > limit:
         raise AssertionError(
-            f"Called `{call}`. The returned {trained}' training MSE is {mse:.6g}; the "
+            f"Called `{call}`. The training MSE of the returned {trained} is {mse:.6g}; the "
             f"least-squares optimum is {optimum:.6g}, and the check allows up to {limit:.6g} "
             f"(optimum x {FIT_FACTOR} + {FIT_SLACK:g}). Train for more steps, or with a larger "
             f"(still stable) learning rate."

@@ -15,7 +15,7 @@ NUM_STEPS = 500
 
 
 def build_model(key, in_features, out_features):
-    weight_key, bias_key = jax.random.split(key)
+    weight_key, bias_key = jax.random.split(key)  # two new keys, each of shape ()
     bound = 1.0 / math.sqrt(in_features)  # the same range as torch.nn.Linear
     weight = jax.random.uniform(
         weight_key, (in_features, out_features), minval=-bound, maxval=bound
@@ -42,13 +42,13 @@ def sgd_step(params, x, y, learning_rate):
     loss, grads = jax.value_and_grad(loss_fn)(params, x, y)  # (), a pytree shaped like params
     new_params = jax.tree.map(
         lambda parameter, gradient: parameter - learning_rate * gradient, params, grads
-    )
+    )  # shaped like params: weight (in, out), bias (out,)
     return new_params, loss
 
 
 def fit(key, x, y):
-    params = build_model(key, x.shape[1], y.shape[1])
+    params = build_model(key, x.shape[1], y.shape[1])  # weight (in, out), bias (out,)
     step = jax.jit(sgd_step)  # compiled once, reused for every step
     for _ in range(NUM_STEPS):
-        params, loss = step(params, x, y, LEARNING_RATE)
+        params, _ = step(params, x, y, LEARNING_RATE)  # shaped like params; the loss is unused
     return params

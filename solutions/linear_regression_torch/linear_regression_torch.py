@@ -47,7 +47,7 @@ def sgd_step(model, x, y, learning_rate):
 
 
 def fit(x, y):
-    model = build_model(x.shape[1], y.shape[1]).to(x.device)
+    model = build_model(x.shape[1], y.shape[1]).to(x.device)  # weight (out, in), bias (out,)
     for _ in range(NUM_STEPS):
-        sgd_step(model, x, y, LEARNING_RATE)
+        sgd_step(model, x, y, LEARNING_RATE)  # updates model in place; the loss is unused
     return model

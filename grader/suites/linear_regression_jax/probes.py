@@ -14,32 +14,46 @@ def _params(weight, bias, device):
     return {"linear": {"weight": to_jax(weight, device), "bias": to_jax(bias, device)}}
 
 
-def _flatten(tree, what, prefix=""):
+def _a(type_name):
+    """The type's name with its article: "a dict", "an int", "an ndarray"."""
+    vowel_sound = type_name[:1].lower() in "aeio" or type_name.startswith("nd")
+    return f"{'an' if vowel_sound else 'a'} {type_name}"
+
+
+def _flatten(tree, call, what, prefix=""):
     """{"linear.weight": array, ...} from nested dicts; anything else in them is rejected.
 
-    `what` names the params for messages, e.g. "the params from fit(key, x, y)".
+    `call` is what was called and `what` names its params in messages, e.g. "fit(key, x, y)"
+    and "params", or "sgd_step(params, x, y, learning_rate)" and "new_params".
     """
     if not isinstance(tree, dict):
-        raise Reject(f"{what} are a {type(tree).__name__}, expected a dict of parameters")
+        raise Reject(
+            f"Called `{call}`. Returned {_a(type(tree).__name__)} as {what}, expected a dict "
+            f"of parameters."
+        )
     flat = {}
     for name, value in tree.items():
         path = f"{prefix}{name}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, what, prefix=f"{path}."))
+            flat.update(_flatten(value, call, what, prefix=f"{path}."))
         elif isinstance(value, jax.Array):
             flat[path] = value
         else:
-            raise Reject(f"{what} hold a {type(value).__name__} at {path!r}, expected a jax.Array")
+            raise Reject(
+                f"Called `{call}`. Returned {what} holding {_a(type(value).__name__)} at "
+                f"{path!r}, expected a jax.Array there."
+            )
     return flat
 
 
-def _linear_arrays(params, what):
+def _linear_arrays(params, call, what):
     """(weight, bias) from a params dict shaped like {"linear": {"weight", "bias"}}."""
-    flat = _flatten(params, what)
+    flat = _flatten(params, call, what)
     if sorted(flat) != ["linear.bias", "linear.weight"]:
         raise Reject(
-            f"{what} hold {sorted(flat)}, expected ['linear.bias', 'linear.weight'] "
-            f"(a dict {{'linear': {{'weight': ..., 'bias': ...}}}})"
+            f"Called `{call}`. Returned {what} holding {sorted(flat)}, expected "
+            f"['linear.bias', 'linear.weight'] (a dict {{'linear': {{'weight': ..., "
+            f"'bias': ...}}}})."
         )
     return flat["linear.weight"], flat["linear.bias"]
 
@@ -47,15 +61,23 @@ def _linear_arrays(params, what):
 def _unpack_step(result, call):
     """(weight, bias, loss) from sgd_step's (new_params, loss)."""
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise Reject(f"{call} returned {type(result).__name__}, expected a pair (new_params, loss)")
+        items = f" of {len(result)} items" if isinstance(result, (tuple, list)) else ""
+        raise Reject(
+            f"Called `{call}`. Returned {_a(type(result).__name__)}{items}, expected a pair "
+            f"(new_params, loss)."
+        )
     new_params, loss = result
-    weight, bias = _linear_arrays(new_params, f"the new_params from {call}")
+    weight, bias = _linear_arrays(new_params, call, "new_params")
     if not isinstance(loss, jax.Array):
         raise Reject(
-            f"{call} returned a {type(loss).__name__} as the loss, expected a 0-d jax.Array"
+            f"Called `{call}`. Returned {_a(type(loss).__name__)} as the loss, expected a 0-d "
+            f"jax.Array."
         )
     if loss.size != 1:
-        raise Reject(f"{call} returned a loss of shape {tuple(loss.shape)}, expected a 0-d array")
+        raise Reject(
+            f"Called `{call}`. Returned a loss of shape {tuple(loss.shape)}, expected a 0-d "
+            f"array."
+        )
     return weight, bias, loss.reshape(())
 
 
@@ -82,7 +104,7 @@ def parameter_shapes(target, device, seed, in_features, out_features):
     """{"shapes": {"linear.weight": [sizes], ...}, "dtypes": {...}} from build_model."""
     key = to_jax(jax.random.key(seed), device)
     params = target.build_model(key, in_features, out_features)
-    flat = _flatten(params, f"the params from build_model(key, {in_features}, {out_features})")
+    flat = _flatten(params, f"build_model(key, {in_features}, {out_features})", "params")
     jax.block_until_ready(flat)
     return {
         "shapes": {name: list(array.shape) for name, array in flat.items()},
@@ -137,6 +159,6 @@ def fit_weights(target, device, seed, x, y):
     """fit(key, x, y), then the trained weights: weight (in, out), bias (out,)."""
     key = to_jax(jax.random.key(seed), device)
     params = target.fit(key, to_jax(x, device), to_jax(y, device))
-    weight, bias = _linear_arrays(params, "the params from fit(key, x, y)")
+    weight, bias = _linear_arrays(params, "fit(key, x, y)", "params")
     jax.block_until_ready((weight, bias))
     return {"weight": weight, "bias": bias}

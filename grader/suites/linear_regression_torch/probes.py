@@ -15,7 +15,9 @@ def _build(target, device, in_features, out_features):
     call = f"build_model({in_features}, {out_features})"
     model = target.build_model(in_features, out_features)
     if not isinstance(model, nn.Module):
-        raise Reject(f"{call} returned {type(model).__name__}, expected a torch.nn.Module")
+        raise Reject(
+            f"Called `{call}`. Returned {type(model).__name__}, expected a torch.nn.Module."
+        )
     return model.to(device)
 
 
@@ -27,21 +29,24 @@ def _model_with_weights(target, device, weight, bias):
         model.load_state_dict(state)
     except RuntimeError as error:
         raise Reject(
-            f"build_model({in_features}, {out_features}).load_state_dict(...) with "
+            f"Called `build_model({in_features}, {out_features}).load_state_dict(state)` with "
             f"'linear.weight' of shape ({out_features}, {in_features}) and 'linear.bias' of "
-            f"shape ({out_features},) failed: {error}"
+            f"shape ({out_features},). It raised: {error}"
         ) from None
     return model
 
 
-def _linear_state(model, call):
-    """(weight, bias) from the model's state_dict, detached."""
+def _linear_state(model, call, which):
+    """(weight, bias) from the model's state_dict, detached.
+
+    `which` names the model in messages: "the returned model", "the model afterwards".
+    """
     state = model.state_dict()
     missing = [name for name in ("linear.weight", "linear.bias") if name not in state]
     if missing:
         raise Reject(
-            f"{call} returned a model whose state_dict has {sorted(state)}, "
-            f"expected 'linear.weight' and 'linear.bias'"
+            f"Called `{call}`. The state_dict of {which} holds {sorted(state)}, "
+            f"expected ['linear.bias', 'linear.weight']."
         )
     return state["linear.weight"].detach(), state["linear.bias"].detach()
 
@@ -51,12 +56,15 @@ def _loss_value(loss, call):
     if isinstance(loss, torch.Tensor):
         if loss.numel() != 1:
             raise Reject(
-                f"{call} returned a tensor of shape {tuple(loss.shape)}, expected the loss (0-d)"
+                f"Called `{call}`. Returned a tensor of shape {tuple(loss.shape)}, expected the "
+                f"loss (a 0-d tensor)."
             )
         return float(loss.detach().reshape(()).cpu())
     if isinstance(loss, (int, float)) and not isinstance(loss, bool):
         return float(loss)
-    raise Reject(f"{call} returned {type(loss).__name__}, expected the loss (a 0-d tensor)")
+    raise Reject(
+        f"Called `{call}`. Returned {type(loss).__name__}, expected the loss (a 0-d tensor)."
+    )
 
 
 def _dtype_name(tensor):
@@ -99,7 +107,7 @@ def sgd_steps(target, device, weight, bias, x, y, learning_rate, steps):
     losses = []
     for _ in range(steps):
         losses.append(_loss_value(target.sgd_step(model, inputs, targets, learning_rate), call))
-    new_weight, new_bias = _linear_state(model, call)
+    new_weight, new_bias = _linear_state(model, call, "the model afterwards")
     synchronize(device)
     return {
         "weight": new_weight,
@@ -113,7 +121,9 @@ def fit_weights(target, device, x, y):
     model = target.fit(to_torch(x, device), to_torch(y, device))
     call = "fit(x, y)"
     if not isinstance(model, nn.Module):
-        raise Reject(f"{call} returned {type(model).__name__}, expected a torch.nn.Module")
-    weight, bias = _linear_state(model, call)
+        raise Reject(
+            f"Called `{call}`. Returned {type(model).__name__}, expected a torch.nn.Module."
+        )
+    weight, bias = _linear_state(model, call, "the returned model")
     synchronize(device)
     return {"weight": weight.T.contiguous(), "bias": bias}

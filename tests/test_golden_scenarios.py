@@ -70,16 +70,21 @@ def test_an_exception_shows_the_learners_frames_only(grade_json, learner_file):
     assert not os.path.isabs(message.splitlines()[1].split(",")[0].strip()), message
 
 
-def grade_in_subprocess(path, timeout_s):
-    """Grade `path` in a separate judge process, bounded in time; (exit code, report, seconds)."""
-    started = time.monotonic()
+def run_judge(path, timeout_s):
+    """`grade exercise` on `path` in a separate judge process, bounded in time."""
     try:
-        done = subprocess.run(
+        return subprocess.run(
             [sys.executable, "-m", "grader", "exercise", ITEM, "--file", str(path), "--device",
              "cpu", "--format", "json"], capture_output=True, text=True, timeout=timeout_s,
             cwd=ROOT)
     except subprocess.TimeoutExpired:
         pytest.fail(f"grading did not end within {timeout_s} s")
+
+
+def grade_in_subprocess(path, timeout_s):
+    """Grade `path` in a separate judge process; (exit code, report, seconds)."""
+    started = time.monotonic()
+    done = run_judge(path, timeout_s)
     return done.returncode, json.loads(done.stdout), time.monotonic() - started
 
 
@@ -372,9 +377,7 @@ def test_an_interrupt_sent_by_the_learner_never_reads_as_a_pass(learner_file):
             os.kill(os.getppid(), signal.SIGINT)
             return ((predictions - targets) ** 2).mean()
     """))
-    done = subprocess.run([sys.executable, "-m", "grader", "exercise", ITEM, "--file", str(path),
-                           "--device", "cpu", "--format", "json"], capture_output=True,
-                          text=True, timeout=300, cwd=ROOT)
+    done = run_judge(path, timeout_s=300)
     assert done.returncode == 130, f"exit {done.returncode}: {done.stdout[-500:]}"
     assert '"passed"' not in done.stdout and "interrupted" in done.stderr, done.stderr
 

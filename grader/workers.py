@@ -78,7 +78,6 @@ class WorkerProcess:
         self.print_lock = threading.Lock()
         self.drains = []
         self.process = None
-        self.dead = None  # a WorkerGone once the worker can no longer answer
         self.started_at = None
         self.sequence = 0
 
@@ -210,8 +209,8 @@ class WorkerProcess:
             return channel.frame_length(prefix, self.spec.frame_cap)
         except channel.FrameTooLarge as exc:
             self.stop()
-            self.dead = WorkerGone(verdicts.OUTPUT_LIMIT, f"sent a result that is too large: {exc}")
-            raise self.dead from None
+            raise WorkerGone(verdicts.OUTPUT_LIMIT,
+                             f"sent a result that is too large: {exc}") from None
         except channel.ProtocolError as exc:
             raise self._malformed(exc) from None
 
@@ -226,9 +225,8 @@ class WorkerProcess:
 
     def _malformed(self, reason):
         self.stop()
-        self.dead = WorkerGone(verdicts.CRASHED, f"garbled the grader's channel ({reason}); "
-                               "do not write to file descriptors you did not open")
-        return self.dead
+        return WorkerGone(verdicts.CRASHED, f"garbled the grader's channel ({reason}); "
+                          "do not write to file descriptors you did not open")
 
     def _check_alive(self, deadline, limit_s, what):
         if self.over_output_cap or self.process.poll() is not None:
@@ -236,8 +234,7 @@ class WorkerProcess:
         if time.perf_counter() > deadline:
             self.stop()
             limit = f"{limit_s:.1f} s" if limit_s else "its limit"
-            self.dead = WorkerGone(verdicts.TIMEOUT, f"did not finish within {limit}")
-            raise self.dead
+            raise WorkerGone(verdicts.TIMEOUT, f"did not finish within {limit}")
 
     def _gone_after_exit(self):
         """Classify a worker that stopped answering: output limit, memory, signal or exit."""
@@ -260,7 +257,6 @@ class WorkerProcess:
         else:
             gone = WorkerGone(verdicts.CRASHED, f"ended its process (exit status {code}) without "
                               "returning a result: os._exit(), or a crash in native code")
-        self.dead = gone
         return gone
 
 

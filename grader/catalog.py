@@ -1,7 +1,10 @@
 """The bank's catalog: every item's metadata, in `grader/catalog.yaml`, strictly validated.
 
 An unknown key, a missing field, a file that is not there or an id that does not follow
-`<topic>_<framework>` is a `CatalogError` whose message names the fix.
+`<topic>_<framework>` is a `CatalogError` whose message names the fix. Items are of one of two
+kinds: `code` (the default: a stub, a reference and a hidden pytest suite) or `theory` (a
+YAML answers file graded against a key by grader/theory.py; ids `theory_<subject>`, topic
+`theory`, no framework or twin).
 """
 
 import dataclasses
@@ -10,8 +13,11 @@ import os
 from pathlib import Path
 
 FRAMEWORKS = ("torch", "jax")
-ITEM_KEYS = {"id", "title", "topic", "framework", "twin", "limits"}
+ITEM_KEYS = {"id", "title", "topic", "framework", "twin", "limits", "kind", "cpu_devices"}
 REQUIRED_KEYS = {"id", "title", "topic", "framework"}
+KINDS = ("code", "theory")
+THEORY_TOPIC = "theory"
+THEORY_FRAMEWORK = "both"  # a theory item compares the frameworks; `grade list` shows this
 LIMIT_KEYS = {"factor", "floor_s", "cap_s", "load_floor_s", "memory_mb"}
 
 
@@ -31,6 +37,8 @@ class Item:
     framework: str
     twin: str
     limits: dict
+    kind: str = "code"
+    cpu_devices: int = None  # CPU devices XLA creates in this item's workers (JAX)
 
 
 class Bank:
@@ -50,20 +58,27 @@ class Bank:
         raise UnknownItem(f"There is no exercise {item_id!r}.{hint} "
                           "Run `grade list` to see them all.")
 
+    def _suffix(self, item_id):
+        item = self.items.get(item_id)
+        return ".yaml" if item is not None and item.kind == "theory" else ".py"
+
     def stub_file(self, item_id):
-        return self.root / "exercises" / item_id / f"{item_id}.py"
+        return self.root / "exercises" / item_id / f"{item_id}{self._suffix(item_id)}"
 
     def statement_file(self, item_id):
         return self.root / "exercises" / item_id / "README.md"
 
     def solution_file(self, item_id):
-        return self.root / "solutions" / item_id / f"{item_id}.py"
+        return self.root / "solutions" / item_id / f"{item_id}{self._suffix(item_id)}"
 
     def suite_dir(self, item_id):
         return self.root / "grader" / "suites" / item_id
 
     def required_files(self, item_id):
         suite = self.suite_dir(item_id)
+        if self._suffix(item_id) == ".yaml":  # theory: answers files, and the key
+            return [self.statement_file(item_id), self.stub_file(item_id),
+                    self.solution_file(item_id), suite / "questions.yaml"]
         return [self.statement_file(item_id), self.stub_file(item_id),
                 self.solution_file(item_id), suite / "probes.py", suite / f"test_{item_id}.py"]
 
@@ -135,6 +150,11 @@ def _item(entry, index, default_limits):
     if unknown:
         raise CatalogError(f"catalog {where} has unknown key(s) {', '.join(sorted(unknown))}; "
                            f"allowed: {', '.join(sorted(ITEM_KEYS))}")
+    if entry.get("kind", "code") not in KINDS:
+        raise CatalogError(f"catalog {where}: kind must be one of {', '.join(KINDS)}, "
+                           f"not {entry.get('kind')!r}")
+    if entry.get("kind") == "theory":
+        return _theory_item(entry, where, default_limits)
     missing = REQUIRED_KEYS - set(entry)
     if missing:
         raise CatalogError(f"catalog {where} is missing {', '.join(sorted(missing))}")
@@ -150,7 +170,38 @@ def _item(entry, index, default_limits):
                            f"one should be {topic}_{framework!s}")
     limits = dict(default_limits, **_limits(entry.get("limits") or {}, item_id))
     return Item(id=item_id, title=entry["title"].strip(), topic=topic, framework=framework,
-                twin=entry.get("twin"), limits=limits)
+                twin=entry.get("twin"), limits=limits,
+                cpu_devices=_cpu_devices(entry.get("cpu_devices"), item_id))
+
+
+def _cpu_devices(value, owner):
+    """None, or how many host devices XLA is told to create on CPU (1..64)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or not 1 <= value <= 64):
+        raise CatalogError(f"catalog item {owner!r}: cpu_devices must be a whole number from "
+                           f"1 to 64, not {value!r}")
+    return value
+
+
+def _theory_item(entry, where, default_limits):
+    """A theory item: id `theory_<subject>`, topic `theory`, no framework, twin or limits."""
+    for key in ("framework", "twin", "limits", "cpu_devices"):
+        if key in entry:
+            raise CatalogError(f"catalog {where}: a theory item has no {key}; remove it")
+    missing = {"id", "title", "topic"} - set(entry)
+    if missing:
+        raise CatalogError(f"catalog {where} is missing {', '.join(sorted(missing))}")
+    for key in ("id", "title", "topic"):
+        if not isinstance(entry[key], str) or not entry[key].strip():
+            raise CatalogError(f"catalog {where}: {key} must be a non-empty string")
+    item_id, subject = entry["id"], entry["id"].removeprefix(THEORY_TOPIC + "_")
+    if (entry["topic"] != THEORY_TOPIC or subject == item_id or not subject
+            or not subject.replace("_", "").isalnum() or not subject.islower()):
+        raise CatalogError(f"catalog item {item_id!r}: theory items have topic: theory and "
+                           "ids theory_<subject> (lower case letters, digits, underscores)")
+    return Item(id=item_id, title=entry["title"].strip(), topic=THEORY_TOPIC,
+                framework=THEORY_FRAMEWORK, twin=None, limits=dict(default_limits),
+                kind="theory")
 
 
 def _limits(limits, owner):

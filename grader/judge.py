@@ -185,12 +185,15 @@ class CheckWorkers:
         reference_s = self.timing.reference_s.get(probe)
         limit_s = (session.limits.for_reference(reference_s) if reference_s is not None
                    else session.limits.cap_s)
+        session.on_call("start", probe, limit_s)
         try:
             reply, seconds = session.learner.call(probe, inputs, limit_s, session.load_limit_s)
         except WorkerGone as gone:
             self.timing.add_call(limit_s if gone.verdict == verdicts.TIMEOUT else 0.0, limit_s)
             session.learner.start()  # a fresh worker warms up for the next check
             raise LearnerFault(gone.verdict, f"Your code {gone.message}.") from None
+        finally:
+            session.on_call("end", probe, limit_s)
         self.timing.add_call(seconds, limit_s)
         if reply["op"] == "result":
             if probe in self.timing.reference_form:
@@ -304,14 +307,16 @@ class SuitePlugin:
 class Session:
     """Everything one grading run shares: workers, seed, device, limits."""
 
-    def __init__(self, item, target, display, device, seed, bank):
+    def __init__(self, item, target, display, device, seed, bank, on_call=None):
         self.item = item
+        self.on_call = on_call or (lambda event, probe, limit_s: None)  # progress display
         self.seed = seed
         self.limits = Limits(**item.limits)
         self.load_limit_s = self.limits.cap_s
         suite = bank.suite_dir(item.id)
         spec = dict(module=item.id, probes=suite / "probes.py", framework=item.framework,
-                    device=device, memory_mb=self.limits.memory_mb)
+                    device=device, memory_mb=self.limits.memory_mb,
+                    cpu_devices=item.cpu_devices)
         reference_file = bank.solution_file(item.id)
         self.reference = Side(WorkerSpec(role="reference", target=reference_file,
                                          display=bank.display(reference_file), **spec),
@@ -322,12 +327,16 @@ class Session:
         self.tolerance = None
 
 
-def grade(bank, item_id, target, device="auto", seed=None):
-    """Grade `target` (a path) against the item's hidden suite; returns a Report."""
+def grade(bank, item_id, target, device="auto", seed=None, on_call=None):
+    """Grade `target` (a path) against the item's hidden suite; returns a Report.
+
+    `on_call(event, probe, limit_s)`, if given, is called with "start" and "end" around every
+    learner call (a progress display); it must not raise.
+    """
     item = bank.item(item_id)
     seed = secrets.randbelow(2**31) if seed is None else seed
     target = Path(target).resolve()
-    session = Session(item, target, bank.display(target), device, seed, bank)
+    session = Session(item, target, bank.display(target), device, seed, bank, on_call)
     report = Report(exercise=item.id, file=bank.display(target), seed=seed,
                     limits=session.limits.describe(), framework=item.framework)
     remove_stale_workdirs()

@@ -155,7 +155,7 @@ class Report:
             lines.append(f"device {self.device} ({self.device_name}) · {versions} · "
                          f"seed {self.seed} (replay with --seed {self.seed})")
             lines.append(f"time limit per check: {self.limits} · memory: {self.memory}")
-        else:
+        elif self.seed is not None:  # theory items have no seed
             lines.append(f"seed {self.seed}")
         return lines
 

@@ -36,6 +36,7 @@ class WorkerSpec:
     memory_mb: int
     output_cap: int = 1024 * 1024  # bytes of stdout + stderr before the worker is killed
     frame_cap: int = channel.DEFAULT_CAP
+    cpu_devices: int = None  # host devices XLA creates (the item's cpu_devices)
 
 
 class WorkerGone(Exception):
@@ -88,7 +89,7 @@ class WorkerProcess:
         request_read, self.request_fd = os.pipe()
         self.reply_fd, reply_write = os.pipe()
         package_root = str(Path(__file__).resolve().parent.parent)
-        env = worker_environment(self.spec.device, package_root)
+        env = worker_environment(self.spec.device, package_root, self.spec.cpu_devices)
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-s", "-m", "grader.worker", str(request_read), str(reply_write)],
@@ -260,8 +261,12 @@ class WorkerProcess:
         return gone
 
 
-def worker_environment(device, package_root):
-    """The environment of a worker: our package importable, the device chosen before import."""
+def worker_environment(device, package_root, cpu_devices=None):
+    """The environment of a worker: our package importable, the device chosen before import.
+
+    `cpu_devices` (an item's catalog field) makes XLA split the host into that many devices,
+    so that JAX code can shard over several devices on a machine without GPUs.
+    """
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("PYTHON", "DLPREP_"))}
     env["PYTHONPATH"] = package_root
@@ -272,4 +277,8 @@ def worker_environment(device, package_root):
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
         env["JAX_PLATFORMS"] = "cpu"
+    if cpu_devices:  # set before jax is imported; GPUs, when used, stay as they are
+        name = "--xla_force_host_platform_device_count"
+        kept = [part for part in env.get("XLA_FLAGS", "").split() if not part.startswith(name)]
+        env["XLA_FLAGS"] = " ".join(kept + [f"{name}={cpu_devices}"])
     return env

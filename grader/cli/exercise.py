@@ -20,10 +20,12 @@ Examples:
   grade exercise linear_regression_jax --file ~/answers/lr.py --device cpu
   grade exercise linear_regression_jax --seed 1234      replay a run's inputs
   grade exercise linear_regression_torch --format json --output report.json
+  grade exercise theory_speed                    your answers in exercises/theory_speed/
 """)
 @click.argument("item_id", metavar="ID")
 @click.option("--file", "path", type=click.Path(),
-              help="The file to grade (default: the stub exercises/ID/ID.py in the bank, "
+              help="The file to grade (default: your stub exercises/ID/ID.py, or ID.yaml for "
+                   "a theory item, in the bank, "
                    "wherever you run grade from).")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="Where the code runs; auto takes a GPU when the framework sees one.")
@@ -43,7 +45,15 @@ def exercise(item_id, path, device, seed, fmt, output):
     path = readable_file(str(bank.stub_file(item.id)) if own_file else path)
     writable_output(output, path)
     try:
-        report = judge.grade(bank, item.id, path, device=device, seed=seed)
+        if item.kind == "theory":  # an answers file, graded against the key: no workers
+            from grader import theory
+
+            report = theory.grade(bank, item.id, path)
+        else:
+            from grader.cli.elapsed import Ticker
+
+            report = judge.grade(bank, item.id, path, device=device, seed=seed,
+                                 on_call=None if output else Ticker())
     except KeyboardInterrupt:
         raise Interrupted() from None
     if report.usage_error:

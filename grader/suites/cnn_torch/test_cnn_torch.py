@@ -1,0 +1,151 @@
+"""Hidden suite for cnn_torch.
+
+Each check runs one probe on the learner's module and on the reference solution with the same
+freshly drawn inputs, and compares the two results here. Weights are drawn in PyTorch's layout
+(OIHW kernels, (out, in) linear weights, fc1 reading a (channel, height, width) flatten) by
+grader/topics/cnn.py and loaded with load_state_dict.
+
+1. build_model's state_dict has the reference's names, shapes, parameter count and dtype.
+2. forward matches the reference for given weights, batch sizes 1, 2..16 and 17..128.
+3. loss_and_grads matches the reference's loss and every gradient, on two calls on one model.
+4. One Adam step and three consecutive steps with one optimizer match the reference (a missing
+   zero_grad leaks gradients across steps).
+5. train + predict reach 93% accuracy on the held-out digits, scored here; predict runs the
+   model with autograd off and returns logits that need no grad.
+"""
+
+import pytest
+
+from grader.expect import expect_close
+from grader.topics.cnn import (
+    adam_atol,
+    check_training,
+    digits_split,
+    draw_batch_sizes,
+    draw_images,
+    draw_labels,
+    draw_learning_rate,
+    draw_seed,
+    draw_weights,
+    expect_arrays_close,
+    expect_count_and_dtypes,
+    expect_shapes,
+    torch_images,
+)
+from grader.verdicts import InternalFault
+
+LAYOUT_HINT = "kernels are OIHW (out, in, height, width), linear weights (out, in)"
+
+
+def draw_batch(rng, batch):
+    return torch_images(draw_images(rng, batch)), draw_labels(rng, batch)
+
+
+def check_adam_steps(workers, rng, tol, steps):
+    weights = draw_weights(rng)
+    batch = int(rng.integers(2, 65))
+    batches = [draw_batch(rng, batch) for _ in range(steps)]
+    learning_rate = draw_learning_rate(rng)
+    want, got = workers.both("adam_steps", weights=weights, batches=batches,
+                             learning_rate=learning_rate)
+    call = (f"train_step(optimizer, model, images, labels) with "
+            f"optimizer = make_optimizer(model, {learning_rate:.4g})")
+    if steps > 1:
+        call = f"{call}, {steps} times on one model and optimizer, a new batch each time"
+    expect_arrays_close(got["weights"], want["weights"], call, "state_dict()[{name!r}]",
+                        rtol=tol.rtol, atol=adam_atol(tol, learning_rate))
+    losses = "the returned loss" if steps == 1 else "the returned losses, in order"
+    expect_close(got["losses"], want["losses"], f"{call}: {losses}", rtol=tol.rtol, atol=tol.atol)
+
+
+# --- task 1: the model ---------------------------------------------------------------------------
+
+
+@pytest.mark.task(1)
+def test_state_dict_has_the_stated_names_and_shapes(workers):
+    want, got = workers.both("parameter_shapes")
+    call = "build_model().state_dict()"
+    expect_shapes(got["shapes"], want["shapes"], call, LAYOUT_HINT)
+
+
+@pytest.mark.task(1)
+def test_parameter_count_and_dtype_match_the_reference(workers):
+    want, got = workers.both("parameter_shapes")
+    expect_count_and_dtypes(got, want, "build_model()")
+
+
+# --- task 2: the forward pass --------------------------------------------------------------------
+
+
+@pytest.mark.task(2)
+def test_logits_match_the_reference_for_given_weights(workers, rng, tol):
+    for batch in draw_batch_sizes(rng):
+        weights = draw_weights(rng)
+        images = torch_images(draw_images(rng, batch))
+        want, got = workers.both("logits", weights=weights, images=images)
+        expect_close(got, want, f"forward(model, images.shape={images.shape})",
+                     rtol=tol.rtol, atol=tol.atol)
+
+
+# --- task 3: loss and gradients ------------------------------------------------------------------
+
+
+@pytest.mark.task(3)
+def test_loss_and_gradients_match_the_reference_on_two_calls(workers, rng, tol):
+    weights = draw_weights(rng)
+    images, labels = draw_batch(rng, int(rng.integers(2, 65)))
+    want, got = workers.both("loss_and_grads", weights=weights, images=images, labels=labels,
+                             calls=2)
+    for which, (want_call, got_call) in enumerate(zip(want, got), start=1):
+        call = (f"loss_and_grads(model, images.shape={images.shape}, "
+                f"labels.shape={labels.shape})")
+        call = call if which == 1 else f"{call} a second time on the same model"
+        expect_close(got_call["loss"], want_call["loss"], f"{call}: the loss", rtol=tol.rtol,
+                     atol=tol.atol)
+        expect_arrays_close(got_call["grads"], want_call["grads"], call, "grads[{name!r}]",
+                            rtol=tol.rtol, atol=tol.atol)
+
+
+# --- task 4: Adam steps --------------------------------------------------------------------------
+
+
+@pytest.mark.task(4)
+def test_one_adam_step_matches_the_reference(workers, rng, tol):
+    check_adam_steps(workers, rng, tol, steps=1)
+
+
+@pytest.mark.task(4)
+def test_gradients_do_not_leak_across_adam_steps(workers, rng, tol):
+    check_adam_steps(workers, rng, tol, steps=3)
+
+
+# --- task 5: training and evaluation -------------------------------------------------------------
+
+
+@pytest.mark.task(5)
+def test_training_reaches_the_stated_accuracy_on_held_out_digits(workers, rng):
+    train_images, train_labels, test_images, test_labels = digits_split()
+    seed = draw_seed(rng)
+    inputs = dict(seed=seed, train_images=torch_images(train_images), train_labels=train_labels,
+                  test_images=torch_images(test_images))
+    call = (f"torch.manual_seed({seed}); train(images.shape={inputs['train_images'].shape}, "
+            f"labels), then predict(model, images.shape={inputs['test_images'].shape})")
+    check_training(workers, "train_and_predict", inputs, call, test_labels)
+
+
+@pytest.mark.task(5)
+def test_evaluation_builds_no_graph(workers, rng):
+    images = torch_images(draw_images(rng, int(rng.integers(2, 65))))
+    want, got = workers.both("evaluation_graph", weights=draw_weights(rng), images=images)
+    if want["grad_enabled"] or want["requires_grad"] or not want["layers_ran"]:
+        raise InternalFault(f"the reference's predict gave {want}")
+    call = f"predict(model, images.shape={images.shape})"
+    if not got["layers_ran"]:
+        raise AssertionError(f"Called `{call}`. None of the model's modules ran: predict must "
+                             f"call the model it is given.")
+    if got["grad_enabled"] or got["requires_grad"] or got["has_graph"]:
+        raise AssertionError(
+            f"Called `{call}`. The model ran with autograd on (torch.is_grad_enabled() was "
+            f"{got['grad_enabled']} inside its layers; the logits' requires_grad is "
+            f"{got['requires_grad']}): evaluation built a graph nobody needs. Run the model "
+            f"under torch.inference_mode() or torch.no_grad(); .detach() afterwards is too late.")

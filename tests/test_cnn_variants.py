@@ -1,0 +1,222 @@
+"""Plausible buggy variants of the CNN references each fail a named check, correct solutions
+written in another style pass, the twins agree on weights the suite converts between layouts,
+and `grade verify` holds for the pair.
+
+Variants are graded on their named check only (a private bank whose pytest.ini selects it with
+`-k`): the other checks would take seconds each, and `grade verify` already proves that the
+reference passes all of them.
+"""
+
+import textwrap
+
+import pytest
+
+TORCH_FORWARD = """
+    def _forward(self, images):
+        x = F.max_pool2d(F.relu(self.conv1(images)), 2)
+        x = F.max_pool2d({conv2}, 2)
+        x = {flatten}
+        x = F.relu(self.fc1(x))
+        return self.fc2(x)
+
+    ConvNet.forward = _forward
+"""
+
+JAX_FORWARD = """
+    def forward(params, images):
+        x = conv_relu_pool(params["conv1"], images)
+        x = conv_relu_pool(params["conv2"], x)
+        x = {flatten}
+        x = jax.nn.relu(x @ params["fc1"]["weight"] + params["fc1"]["bias"])
+        return x @ params["fc2"]["weight"] + params["fc2"]["bias"]
+"""
+
+VARIANTS = {
+    "torch_flatten_in_channels_last_order": ("cnn_torch", TORCH_FORWARD.format(
+        conv2="F.relu(self.conv2(x))", flatten="x.permute(0, 2, 3, 1).flatten(1)"),
+        "logits_match_the_reference_for_given_weights"),
+    "torch_without_the_second_relu": ("cnn_torch", TORCH_FORWARD.format(
+        conv2="self.conv2(x)", flatten="torch.flatten(x, 1)"),
+        "logits_match_the_reference_for_given_weights"),
+    "torch_without_zero_grad": ("cnn_torch", """
+        def train_step(optimizer, model, images, labels):
+            loss = loss_fn(model, images, labels)
+            loss.backward()
+            optimizer.step()
+            return loss.detach()
+    """, "gradients_do_not_leak_across_adam_steps"),
+    "torch_first_convolution_without_padding": ("cnn_torch", """
+        def build_model():
+            model = ConvNet()
+            model.conv1 = nn.Conv2d(1, 16, kernel_size=3, stride=1, padding=0)
+            model.fc1 = nn.Linear(32, 64)  # 8 -> 6 -> pooled 3 -> 3 -> pooled 1: 32 features
+            return model
+    """, "state_dict_has_the_stated_names_and_shapes"),
+    "torch_evaluation_detached_afterwards": ("cnn_torch", """
+        def predict(model, images):
+            model.eval()
+            return forward(model, images).detach()
+    """, "evaluation_builds_no_graph"),
+    "jax_nchw_dimension_numbers": ("cnn_jax", """
+        CONV_DIMENSIONS = ("NCHW", "OIHW", "NCHW")
+    """, "logits_match_the_reference_for_given_weights"),
+    "jax_flatten_in_torch_order": ("cnn_jax", JAX_FORWARD.format(
+        flatten="x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1)"),
+        "logits_match_the_reference_for_given_weights"),
+    "jax_train_step_not_jitted": ("cnn_jax", """
+        def train_step(optimizer, params, opt_state, images, labels):
+            loss, grads = loss_and_grads(params, images, labels)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, loss
+    """, "train_step_is_jit_compiled_once_and_reused"),
+    "jax_one_key_for_every_array": ("cnn_jax", """
+        def build_model(key):
+            params = {layer: {} for layer in PARAMETER_SHAPES}
+            for layer, arrays in PARAMETER_SHAPES.items():
+                for name, (shape, fan_in) in arrays.items():
+                    bound = 1.0 / math.sqrt(fan_in)
+                    params[layer][name] = jax.random.uniform(key, shape, minval=-bound,
+                                                             maxval=bound)
+            return params
+    """, "every_array_is_drawn_from_a_key_of_its_own"),
+}
+
+
+ANOTHER_STYLE = {
+    "cnn_torch": """
+        def loss_fn(model, images, labels):
+            log_probabilities = torch.log_softmax(forward(model, images), dim=1)
+            return -log_probabilities.gather(1, labels[:, None]).sum() / labels.shape[0]
+
+        def _forward(self, images):
+            x = F.conv2d(images, self.conv1.weight, self.conv1.bias, padding="same").relu()
+            x = nn.MaxPool2d(2)(x)
+            x = F.conv2d(x, self.conv2.weight, self.conv2.bias, padding=1).clamp(min=0)
+            x = x.reshape(x.shape[0], 32, 2, 2, 2, 2).amax(dim=(3, 5))
+            x = F.relu(x.reshape(x.shape[0], -1) @ self.fc1.weight.T + self.fc1.bias)
+            return F.linear(x, self.fc2.weight, self.fc2.bias)
+
+        ConvNet.forward = _forward
+
+        def loss_and_grads(model, images, labels):
+            loss = loss_fn(model, images, labels)
+            grads = torch.autograd.grad(loss, list(model.parameters()))
+            return loss.detach(), dict(zip([name for name, _ in model.named_parameters()], grads))
+
+        def train_step(optimizer, model, images, labels):
+            for parameter in model.parameters():
+                parameter.grad = None
+            loss = loss_fn(model, images, labels)
+            loss.backward()
+            optimizer.step()
+            return loss.item()
+    """,
+    "cnn_jax": """
+        def forward(params, images):
+            x = images
+            for name in ("conv1", "conv2"):
+                nchw = jnp.transpose(x, (0, 3, 1, 2))
+                oihw = jnp.transpose(params[name]["weight"], (3, 2, 0, 1))
+                x = jax.lax.conv_general_dilated(nchw, oihw, (1, 1), "SAME")
+                x = jnp.maximum(jnp.transpose(x, (0, 2, 3, 1)) + params[name]["bias"], 0.0)
+                batch, height, width, channels = x.shape
+                x = x.reshape(batch, height // 2, 2, width // 2, 2, channels).max(axis=(2, 4))
+            x = x.reshape(x.shape[0], -1)
+            x = jax.nn.relu(jnp.dot(x, params["fc1"]["weight"]) + params["fc1"]["bias"])
+            return jnp.dot(x, params["fc2"]["weight"]) + params["fc2"]["bias"]
+
+        def loss_fn(params, images, labels):
+            log_probabilities = jax.nn.log_softmax(forward(params, images))
+            return -jnp.mean(jnp.take_along_axis(log_probabilities, labels[:, None], axis=1))
+
+        @functools.partial(jax.jit, static_argnums=0)
+        def train_step(optimizer, params, opt_state, images, labels):
+            loss, grads = jax.value_and_grad(loss_fn)(params, images, labels)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return jax.tree.map(jnp.add, params, updates), opt_state, loss
+    """,
+}
+
+
+@pytest.fixture
+def only_checks(bank_copy):
+    """Make the private bank's suites run only the checks that pytest's -k expression selects."""
+
+    def select(expression):
+        ini = bank_copy / "grader" / "suites" / "pytest.ini"
+        ini.write_text(ini.read_text() + f'addopts = -k "{expression}"\n')
+
+    return select
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_a_buggy_variant_fails_its_named_check(variant, grade_json, learner_file, only_checks):
+    item_id, override, check_name = VARIANTS[variant]
+    only_checks(f"test_{check_name}")
+    path = learner_file(item_id, extra=textwrap.dedent(override))
+    code, report = grade_json(item_id, "--file", path)
+    status = {check["name"]: check["status"] for check in report["checks"]}
+    assert check_name in status, f"{variant}: no check named {check_name}: {sorted(status)}"
+    assert status[check_name] in ("failed", "error"), (
+        f"{variant}: {check_name} was {status[check_name]}, expected failed or error: "
+        f"{report['checks']}")
+    assert code == 1, f"{variant}: exit {code}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("item_id", sorted(ANOTHER_STYLE))
+def test_a_correct_solution_in_another_style_passes_the_value_checks(item_id, grade_json,
+                                                                     learner_file, only_checks):
+    # other operations, other summation orders: the tolerances must let them through
+    only_checks("logits or loss_and or adam")
+    path = learner_file(item_id, extra=textwrap.dedent(ANOTHER_STYLE[item_id]))
+    code, report = grade_json(item_id, "--file", path)
+    status = {check["name"]: check["status"] for check in report["checks"]}
+    assert len(status) >= 4 and code == 0, f"{item_id}: exit {code}: {report['checks']}"
+
+
+@pytest.mark.slow
+def test_verify_holds_for_the_cnn_pair(grade):
+    result = grade("verify", "cnn_torch", "cnn_jax", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("yes") == 2, result.output
+
+
+LAYOUTS_AGREE = """
+import importlib.util
+import jax
+import numpy as np
+import torch
+from grader.topics.cnn import draw_images, draw_weights, jax_images, to_jax_layout, torch_images
+
+def load(item_id):
+    spec = importlib.util.spec_from_file_location(item_id, f"solutions/{item_id}/{item_id}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+cnn_torch, cnn_jax = load("cnn_torch"), load("cnn_jax")
+rng = np.random.default_rng(0)
+weights, images = draw_weights(rng), draw_images(rng, 16)
+model = cnn_torch.build_model()
+model.load_state_dict({name: torch.as_tensor(array) for name, array in weights.items()})
+torch_logits = cnn_torch.predict(model, torch.as_tensor(torch_images(images))).numpy()
+params = jax.tree.map(jax.numpy.asarray, to_jax_layout(weights))
+jax_logits = np.asarray(cnn_jax.forward(params, jax_images(images)))
+np.testing.assert_allclose(jax_logits, torch_logits, rtol=1e-4, atol=1e-4)
+assert np.ptp(torch_logits) > 1.0, "the logits are too flat to tell layouts apart"
+"""
+
+
+@pytest.mark.slow
+def test_the_twins_give_the_same_logits_for_weights_the_suite_converts():
+    # In a fresh interpreter: the test process must not import a framework (test_cli checks it).
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", LAYOUTS_AGREE], cwd=root, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr[-3000:]

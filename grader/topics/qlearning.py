@@ -1,0 +1,370 @@
+"""Q-learning, judge side: the inputs both twins draw, the epsilon-greedy statistics, and the
+environment oracle (value iteration on FrozenLake's transition table).
+
+The judge reads the transition table from Gymnasium itself rather than from a worker: the oracle
+that decides a verdict then depends on nothing a worker sends, and Gymnasium is plain Python on
+numpy (it imports no ML framework; tests/test_qlearning_variants.py checks that).
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from grader.expect import expect_close, expect_keys, require_array
+from grader.verdicts import InternalFault
+
+ENV_ID = "FrozenLake-v1"
+ENV_KWARGS = {"map_name": "4x4", "is_slippery": False}
+JUDGE_GAMMA = 0.9  # any 0 < gamma < 1 gives the same optimal policy: the shortest safe path
+ACTION_DRAWS = 10_000
+SIGMAS = 6.0  # a correct epsilon-greedy share strays this far with probability ~2e-9
+TRAINING_SEEDS = 2
+
+
+# --- drawing inputs ------------------------------------------------------------------------------
+
+
+def draw_network_sizes(rng):
+    """(num_states, num_actions, hidden_size): 4..16 states, 2..5 actions, hidden 4..32."""
+    return int(rng.integers(4, 17)), int(rng.integers(2, 6)), int(rng.integers(4, 33))
+
+
+def draw_batch_sizes(rng, num_actions):
+    """Three batch sizes, always: 1, num_actions (a max over the wrong axis then keeps the
+    right shape, so only its values can tell), and one in 6..64 (never num_actions)."""
+    return [1, num_actions, int(rng.integers(6, 65))]
+
+
+def draw_weights(rng, num_states, num_actions, hidden_size):
+    """Canonical (in, out) weights: {"fc1.weight": (S, H), "fc1.bias": (H,), "fc2.weight":
+    (H, A), "fc2.bias": (A,)}, float32."""
+    shapes = {"fc1.weight": (num_states, hidden_size), "fc1.bias": (hidden_size,),
+              "fc2.weight": (hidden_size, num_actions), "fc2.bias": (num_actions,)}
+    return {name: (rng.normal(size=shape) / math.sqrt(shape[0] if len(shape) == 2 else 1.0)
+                   ).astype(np.float32) for name, shape in shapes.items()}
+
+
+def draw_states(rng, batch, num_states):
+    return rng.integers(0, num_states, size=batch).astype(np.int64)
+
+
+def draw_dones(rng, batch):
+    """0/1 float32; a batch of two or more holds at least one of each."""
+    dones = (rng.random(batch) < 0.5).astype(np.float32)
+    if batch >= 2:
+        dones[rng.permutation(batch)[:2]] = [0.0, 1.0]
+    return dones
+
+
+def draw_gamma(rng):
+    return float(rng.uniform(0.8, 0.99))
+
+
+def draw_td_inputs(rng, batch, num_actions):
+    return {
+        "rewards": rng.normal(size=batch).astype(np.float32),
+        "next_q_values": rng.normal(size=(batch, num_actions)).astype(np.float32),
+        "dones": draw_dones(rng, batch),
+        "gamma": draw_gamma(rng),
+    }
+
+
+def draw_transitions(rng, batch, num_states, num_actions):
+    """A minibatch as a replay buffer returns it: indices int64, rewards and dones float32."""
+    return {
+        "states": draw_states(rng, batch, num_states),
+        "actions": rng.integers(0, num_actions, size=batch).astype(np.int64),
+        "rewards": rng.normal(size=batch).astype(np.float32),
+        "next_states": draw_states(rng, batch, num_states),
+        "dones": draw_dones(rng, batch),
+    }
+
+
+def draw_action_values(rng, num_actions):
+    """Q-values of one state, float32, with one clear greedy action."""
+    values = rng.normal(size=num_actions).astype(np.float32)
+    greedy = int(rng.integers(0, num_actions))
+    values[greedy] = values.max() + 1.0
+    return values, greedy
+
+
+def draw_seed(rng):
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def describe_batch(batch):
+    return ", ".join(f"{name}.shape={array.shape}" for name, array in batch.items())
+
+
+# --- judging: epsilon-greedy ---------------------------------------------------------------------
+
+
+def epsilon_greedy_shares(num_actions, greedy, epsilon):
+    """The probability of each action: epsilon / A each, plus 1 - epsilon for the greedy one."""
+    shares = np.full(num_actions, epsilon / num_actions)
+    shares[greedy] += 1.0 - epsilon
+    return shares
+
+
+def expect_epsilon_greedy_counts(call, counts, num_actions, greedy, epsilon, draws):
+    """Every action's share of `draws` lies within SIGMAS standard deviations of its probability
+    (exactly 1 for the greedy action when epsilon is 0)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.shape != (num_actions,) or counts.sum() != draws:
+        raise AssertionError(
+            f"Called `{call}` {draws} times. Counted {counts.sum():g} actions in "
+            f"0..{num_actions - 1}, expected all {draws}: every action must be an int in "
+            f"0..{num_actions - 1}."
+        )
+    shares = epsilon_greedy_shares(num_actions, greedy, epsilon)
+    observed = counts / draws
+    allowed = SIGMAS * np.sqrt(shares * (1.0 - shares) / draws)
+    wrong = np.abs(observed - shares) > allowed
+    if np.any(wrong):
+        worst = int(np.argmax(np.abs(observed - shares) - allowed))
+        what = "the greedy action" if worst == greedy else f"action {worst} (not greedy)"
+        raise AssertionError(
+            f"Called `{call}` {draws} times, each a fresh random draw. {what} was "
+            f"chosen {observed[worst]:.4f} of the time, expected {shares[worst]:.4f} +- "
+            f"{allowed[worst]:.4f} ({SIGMAS:g} standard deviations): with probability epsilon "
+            f"pick any of the {num_actions} actions uniformly (the greedy one included), else "
+            f"the greedy one. Observed shares {np.round(observed, 4).tolist()}, expected "
+            f"{np.round(shares, 4).tolist()}."
+        )
+
+
+# --- judging: the environment oracle -------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """A deterministic environment: next state, reward and termination per (state, action)."""
+
+    next_states: np.ndarray  # (S, A) int
+    rewards: np.ndarray  # (S, A) float
+    terminal: np.ndarray  # (S, A) bool
+    start: int
+    max_steps: int
+
+
+def make_env():
+    """The environment of task 5, as the workers hand it to `train` (with its time limit)."""
+    import gymnasium
+
+    return gymnasium.make(ENV_ID, **ENV_KWARGS)
+
+
+def environment_table():
+    """FrozenLake's transition table, read from Gymnasium's env.unwrapped.P."""
+    env = make_env()
+    transitions = env.unwrapped.P
+    num_states, num_actions = env.observation_space.n, env.action_space.n
+    next_states = np.zeros((num_states, num_actions), dtype=np.int64)
+    rewards = np.zeros((num_states, num_actions))
+    terminal = np.zeros((num_states, num_actions), dtype=bool)
+    for state in range(num_states):
+        for action in range(num_actions):
+            (probability, next_state, reward, done), = transitions[state][action]
+            assert probability == 1.0, "the judge's oracle expects a deterministic environment"
+            next_states[state, action], rewards[state, action] = next_state, reward
+            terminal[state, action] = done
+    start = int(np.argmax(env.unwrapped.initial_state_distrib))
+    return Table(next_states, rewards, terminal, start, env.spec.max_episode_steps)
+
+
+def optimal_values(table, gamma=JUDGE_GAMMA, tolerance=1e-12):
+    """V*(s) by value iteration: V(s) = max_a r(s, a) + gamma * (1 - terminal) * V(s')."""
+    values = np.zeros(table.next_states.shape[0])
+    while True:
+        action_values = table.rewards + gamma * (~table.terminal) * values[table.next_states]
+        new_values = action_values.max(axis=1)
+        if np.max(np.abs(new_values - values)) < tolerance:
+            return new_values
+        values = new_values
+
+
+def greedy_rollout(table, q_values, gamma=JUDGE_GAMMA):
+    """(discounted return, visited states, how it ended) of the greedy policy from the start."""
+    state, discounted, path = table.start, 0.0, [table.start]
+    for step in range(table.max_steps):
+        action = int(np.argmax(q_values[state]))
+        discounted += gamma**step * table.rewards[state, action]
+        reward, ended = table.rewards[state, action], table.terminal[state, action]
+        state = int(table.next_states[state, action])
+        path.append(state)
+        if ended:
+            outcome = "reached the goal" if reward > 0 else "fell into a hole"
+            return discounted, path, f"{outcome} after {step + 1} steps"
+    return discounted, path, f"was still walking after {table.max_steps} steps (the time limit)"
+
+
+def shortest_path_steps(table, gamma=JUDGE_GAMMA):
+    value = optimal_values(table, gamma)[table.start]
+    return int(round(math.log(value, gamma))) + 1 if value > 0 else None
+
+
+def is_optimal_from_start(q_values, table):
+    """Whether the greedy policy of `q_values` (S, A) earns the optimal return from the start."""
+    best = optimal_values(table)[table.start]
+    return math.isclose(greedy_rollout(table, q_values)[0], best, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def expect_optimal_from_start(call, q_values, table):
+    """The greedy policy of `q_values` (S, A) earns the optimal return from the start state."""
+    values = optimal_values(table)
+    achieved, path, outcome = greedy_rollout(table, q_values)
+    if not is_optimal_from_start(q_values, table):
+        raise AssertionError(
+            f"Called `{call}`. The greedy policy of the trained network (argmax over its "
+            f"Q-values) {outcome} from the start state {table.start}: states "
+            f"{path[:20]}{' ...' if len(path) > 20 else ''}, a discounted return of "
+            f"{achieved:.4f} (gamma {JUDGE_GAMMA}). The optimal policy, by value iteration on "
+            f"the environment's transition table, reaches the goal in "
+            f"{shortest_path_steps(table)} steps (return {values[table.start]:.4f}). Check the "
+            f"TD targets, the target-network sync, exploration, and train for longer."
+        )
+
+
+# --- checks both twins run (the probes of both suites share names and inputs) -----------------
+
+WEIGHT_NAMES = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias")
+
+
+def shape_of(sizes):
+    return tuple(int(size) for size in sizes)
+
+
+def expect_network_shapes(workers, rng, call_of, layout_note, **extra):
+    """build_q_network's parameters: the reference's names, shapes and dtypes, for three sizes.
+
+    `call_of(num_states, num_actions, hidden_size)` spells the call in messages; `extra` goes to
+    the probe (the JAX twin's key seed).
+    """
+    for _ in range(3):
+        num_states, num_actions, hidden_size = draw_network_sizes(rng)
+        want, got = workers.both("network_shapes", num_states=num_states,
+                                 num_actions=num_actions, hidden_size=hidden_size, **extra)
+        call = call_of(num_states, num_actions, hidden_size)
+        expect_keys(got["shapes"], want["shapes"], call)
+        expect_keys(got["dtypes"], want["dtypes"], call)
+        for name, want_sizes in want["shapes"].items():
+            got_shape, want_shape = shape_of(got["shapes"][name]), shape_of(want_sizes)
+            if got_shape != want_shape:
+                raise AssertionError(f"Called `{call}`. {name!r} has shape {got_shape}, "
+                                     f"expected {want_shape} ({layout_note}).")
+            if got["dtypes"][name] != want["dtypes"][name]:
+                raise AssertionError(f"Called `{call}`. {name!r} is {got['dtypes'][name]}, "
+                                     f"expected {want['dtypes'][name]}.")
+
+
+def expect_weights_close(got, want, call, what, tol):
+    expect_keys(got, want, f"{call}: {what}")
+    for name in WEIGHT_NAMES:
+        expect_close(got[name], want[name], f"{call}: {what} {name} (in the (in, out) layout)",
+                     rtol=tol.rtol, atol=tol.atol)
+
+
+def expect_q_values(workers, rng, tol, network):
+    num_states, num_actions, hidden_size = draw_network_sizes(rng)
+    weights = draw_weights(rng, num_states, num_actions, hidden_size)
+    for batch in draw_batch_sizes(rng, num_actions):
+        states = draw_states(rng, batch, num_states)
+        want, got = workers.both("q_values_with_weights", weights=weights, states=states)
+        call = (f"q_values({network}, states.shape={states.shape}) with {num_states} states, "
+                f"{num_actions} actions, hidden size {hidden_size}")
+        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol)
+
+
+def expect_td_targets(workers, rng, tol, all_terminal=False):
+    num_actions = draw_network_sizes(rng)[1]
+    for batch in draw_batch_sizes(rng, num_actions):
+        inputs = draw_td_inputs(rng, batch, num_actions)
+        if all_terminal:
+            inputs["dones"] = np.ones(batch, dtype=np.float32)
+        want, got = workers.both("td_targets", **inputs)
+        call = (f"td_targets(rewards.shape={inputs['rewards'].shape}, "
+                f"next_q_values.shape={inputs['next_q_values'].shape}, "
+                f"dones={inputs['dones'].astype(int).tolist()}, gamma={inputs['gamma']:.4g})")
+        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol)
+
+
+def draw_loss_inputs(rng, batch=None):
+    """Online and target weights (different), a minibatch and gamma."""
+    num_states, num_actions, hidden_size = draw_network_sizes(rng)
+    batch = batch or int(rng.integers(6, 65))
+    return {
+        "weights": draw_weights(rng, num_states, num_actions, hidden_size),
+        "target_weights": draw_weights(rng, num_states, num_actions, hidden_size),
+        "batch": draw_transitions(rng, batch, num_states, num_actions),
+        "gamma": draw_gamma(rng),
+    }
+
+
+def expect_loss(workers, rng, tol, call):
+    for batch in (1, None):
+        inputs = draw_loss_inputs(rng, batch)
+        want, got = workers.both("loss", **inputs)
+        expect_close(got, want, f"{call} with {describe_batch(inputs['batch'])}, "
+                     f"gamma={inputs['gamma']:.4g}", rtol=tol.rtol, atol=tol.atol)
+
+
+def expect_no_target_gradient(workers, rng, call, wall):
+    inputs = draw_loss_inputs(rng)
+    want, got = workers.both("target_gradient", **inputs)
+    if want["target"] != 0.0 or not want["online"] > 0.0:
+        raise InternalFault(f"the reference's gradients were {want}")
+    if not got["target"] == 0.0:
+        raise AssertionError(
+            f"Called `{call}`. The target network's parameters got gradients up to "
+            f"|{got['target']:.3g}|, expected none: the TD target is a constant "
+            f"({wall}), so only the online network learns from the loss."
+        )
+    if not got["online"] > 0.0:
+        raise AssertionError(f"Called `{call}`. The online network's parameters got no "
+                             f"gradient, expected some: the loss must depend on them.")
+
+
+def expect_train_steps(workers, rng, tol, call, steps, **extra):
+    inputs = draw_loss_inputs(rng)
+    learning_rate = float(rng.uniform(1e-3, 5e-2))
+    want, got = workers.both("train_steps", learning_rate=learning_rate, steps=steps,
+                             **inputs, **extra)
+    call = (f"{call} with {describe_batch(inputs['batch'])}, gamma={inputs['gamma']:.4g}, "
+            f"Adam lr={learning_rate:.4g}")
+    if steps > 1:
+        call = f"{call}, {steps} times in a row"
+    expect_weights_close(got["online"], want["online"], call, "the online network afterwards", tol)
+    expect_weights_close(got["target"], want["target"], call,
+                         "the target network afterwards (it must not change)", tol)
+    losses = "the returned loss" if steps == 1 else "the returned losses, in order"
+    expect_close(got["losses"], want["losses"], f"{call}: {losses}", rtol=tol.rtol, atol=tol.atol)
+
+
+def expect_epsilon_greedy(workers, rng, call, epsilon, **extra):
+    num_actions = int(rng.integers(3, 6))
+    values, greedy = draw_action_values(rng, num_actions)
+    seed = draw_seed(rng)
+    # the reference runs too, for the time limit; the shares are checked against the formula
+    _, got = workers.both("action_counts", q_values=values, epsilon=epsilon,
+                          draws=ACTION_DRAWS, seed=seed, **extra)
+    got = require_array(got, call)
+    expect_epsilon_greedy_counts(f"{call} with q_values={np.round(values, 3).tolist()}", got,
+                                 num_actions, greedy, epsilon, ACTION_DRAWS)
+
+
+def expect_training_optimal(workers, rng, call_of):
+    table = environment_table()
+    shape = table.next_states.shape
+    for _ in range(TRAINING_SEEDS):
+        seed = draw_seed(rng)
+        call = call_of(seed)
+        want, got = workers.both("trained_q_values", seed=seed)
+        if not is_optimal_from_start(want, table):
+            raise InternalFault(f"the reference's `{call}` did not learn the optimal policy, so "
+                                f"this check cannot judge yours")
+        got = require_array(got, call)
+        if got.shape != shape or not np.all(np.isfinite(got)):
+            raise AssertionError(f"Called `{call}`, then q_values on every state. Returned "
+                                 f"shape {got.shape}, expected {shape} of finite values.")
+        expect_optimal_from_start(call, got, table)

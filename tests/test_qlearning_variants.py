@@ -1,0 +1,146 @@
+"""Plausible buggy variants of the Q-learning references each fail a named check; the judge's
+oracles (value iteration on FrozenLake, epsilon-greedy shares) hold on their own; and
+`grade verify` holds for the pair."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from grader.topics import qlearning
+
+# A variant whose bug is not in training replaces `train` by this, so that grading it does not
+# spend seconds training (the training check then reads "not implemented", which is fine here).
+NO_TRAINING = """
+def train(*args, **kwargs):
+    raise NotImplementedError
+"""
+
+VARIANTS = {
+    "torch_without_terminal_masking": ("qlearning_torch", """
+        def td_targets(rewards, next_q_values, dones, gamma):
+            return rewards + gamma * next_q_values.max(dim=1).values
+    """, "td_targets_of_terminal_transitions_are_the_rewards"),
+    "torch_max_over_the_batch_axis": ("qlearning_torch", """
+        def td_targets(rewards, next_q_values, dones, gamma):
+            return rewards + gamma * (1.0 - dones) * next_q_values.max(dim=0).values
+    """, "td_targets_match_the_reference"),
+    "torch_online_network_for_the_target": ("qlearning_torch", """
+        def dqn_loss(q_network, target_network, batch, gamma):
+            with torch.no_grad():
+                next_q_values = q_values(q_network, batch["next_states"])
+                targets = td_targets(batch["rewards"], next_q_values, batch["dones"], gamma)
+            chosen = q_values(q_network, batch["states"]).gather(
+                1, batch["actions"].unsqueeze(1)).squeeze(1)
+            return F.mse_loss(chosen, targets)
+    """, "loss_matches_the_reference_with_separate_target_weights"),
+    "torch_target_not_detached": ("qlearning_torch", """
+        def dqn_loss(q_network, target_network, batch, gamma):
+            next_q_values = q_values(target_network, batch["next_states"])
+            targets = td_targets(batch["rewards"], next_q_values, batch["dones"], gamma)
+            chosen = q_values(q_network, batch["states"]).gather(
+                1, batch["actions"].unsqueeze(1)).squeeze(1)
+            return F.mse_loss(chosen, targets)
+    """, "the_loss_sends_no_gradient_to_the_target_network"),
+    "torch_epsilon_inverted": ("qlearning_torch", """
+        def select_action(q_values, epsilon):
+            if torch.rand(()) < 1.0 - epsilon:
+                return int(torch.randint(q_values.shape[0], ()))
+            return int(q_values.argmax())
+    """, "epsilon_zero_always_picks_the_greedy_action"),
+    "torch_target_never_synced": ("qlearning_torch", """
+        TARGET_SYNC_EVERY = 10**9  # the sync never comes: the targets stay those of the start
+    """, "training_learns_a_greedy_policy_optimal_from_the_start_state"),
+    "jax_max_over_the_batch_axis": ("qlearning_jax", """
+        def td_targets(rewards, next_q_values, dones, gamma):
+            return rewards + gamma * (1.0 - dones) * jnp.max(next_q_values, axis=0)
+    """, "td_targets_match_the_reference"),
+    "jax_without_stop_gradient": ("qlearning_jax", """
+        def dqn_loss(params, target_params, batch, gamma):
+            next_q_values = q_values(target_params, batch["next_states"])
+            targets = td_targets(batch["rewards"], next_q_values, batch["dones"], gamma)
+            chosen = jnp.take_along_axis(q_values(params, batch["states"]),
+                                         batch["actions"][:, None], axis=1)[:, 0]
+            return jnp.mean((chosen - targets) ** 2)
+    """, "the_loss_sends_no_gradient_to_the_target_params"),
+    "jax_one_key_for_coin_and_action": ("qlearning_jax", """
+        def select_action(key, q_values, epsilon):
+            coin = jax.random.uniform(key)  # the same draw decides and picks: correlated
+            random_action = (coin * q_values.shape[0]).astype(jnp.int32)
+            return jnp.where(coin < epsilon, random_action, jnp.argmax(q_values))
+    """, "epsilon_greedy_shares_match_epsilon"),
+    "jax_key_ignored": ("qlearning_jax", """
+        def select_action(key, q_values, epsilon):
+            key = jax.random.key(0)  # a fixed key: every draw is the same draw
+            explore_key, action_key = jax.random.split(key)
+            random_action = jax.random.randint(action_key, (), 0, q_values.shape[0])
+            explore = jax.random.uniform(explore_key) < epsilon
+            return jnp.where(explore, random_action, jnp.argmax(q_values))
+    """, "epsilon_one_picks_every_action_equally_often"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_a_buggy_variant_fails_its_named_check(variant, grade_json, learner_file):
+    item_id, override, check_name = VARIANTS[variant]
+    extra = textwrap.dedent(override)
+    if not check_name.startswith("training"):
+        extra += NO_TRAINING
+    code, report = grade_json(item_id, "--file", learner_file(item_id, extra=extra),
+                              "--seed", 7)
+    status = {check["name"]: check["status"] for check in report["checks"]}
+    assert code == 1, f"{variant}: exit {code}"
+    assert check_name in status, f"{variant}: no check named {check_name}: {sorted(status)}"
+    assert status[check_name] in ("failed", "error"), (
+        f"{variant}: {check_name} was {status[check_name]}, expected failed or error")
+
+
+@pytest.mark.slow
+def test_verify_holds_for_the_qlearning_pair(grade):
+    result = grade("verify", "qlearning_torch", "qlearning_jax", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("yes") == 2, result.output
+
+
+# --- the judge's oracles ---------------------------------------------------------------------
+
+
+def test_value_iteration_finds_the_six_step_path_of_frozen_lake():
+    table = qlearning.environment_table()
+    assert qlearning.shortest_path_steps(table) == 6
+    values = qlearning.optimal_values(table)
+    assert values[table.start] == pytest.approx(qlearning.JUDGE_GAMMA ** 5)
+
+
+def test_the_optimality_check_accepts_the_optimal_q_values_and_rejects_a_detour():
+    table = qlearning.environment_table()
+    values = qlearning.optimal_values(table)
+    next_values = (~table.terminal) * values[table.next_states]
+    optimal_q = table.rewards + qlearning.JUDGE_GAMMA * next_values
+    qlearning.expect_optimal_from_start("train()", optimal_q, table)
+    with pytest.raises(AssertionError, match="reaches the goal in 6 steps"):
+        qlearning.expect_optimal_from_start("train()", np.zeros_like(optimal_q), table)
+
+
+def test_epsilon_greedy_bounds_accept_exact_shares_and_reject_inverted_ones():
+    draws, epsilon, greedy = qlearning.ACTION_DRAWS, 0.2, 1
+    shares = qlearning.epsilon_greedy_shares(4, greedy, epsilon)
+    counts = np.round(shares * draws).astype(np.int64)
+    counts[0] += draws - counts.sum()
+    qlearning.expect_epsilon_greedy_counts("select_action", counts, 4, greedy, epsilon, draws)
+    inverted = np.round(qlearning.epsilon_greedy_shares(4, greedy, 1 - epsilon) * draws)
+    inverted[0] += draws - inverted.sum()
+    with pytest.raises(AssertionError, match="the greedy action"):
+        qlearning.expect_epsilon_greedy_counts("select_action", inverted, 4, greedy, epsilon,
+                                               draws)
+
+
+def test_the_judges_environment_oracle_imports_no_framework():
+    code = ("import sys; from grader.topics import qlearning; qlearning.environment_table(); "
+            "print([m for m in ('torch', 'jax', 'jaxlib', 'optax') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]", f"the judge's oracle imported {done.stdout.strip()}"

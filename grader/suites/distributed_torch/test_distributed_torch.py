@@ -1,0 +1,150 @@
+"""Hidden suite for distributed_torch.
+
+Task 1 runs shard_batch in one process. Tasks 2 and 3 launch WORLD_SIZE ranks (gloo over CPU
+processes; NCCL when there is a GPU per rank) in each worker, with the same freshly drawn
+problem, and compare what every rank ended with against single-process full-batch gradient
+descent run by the reference:
+
+1. shard_batch gives rank r the r-th of world_size contiguous, equal blocks of rows.
+2. make_train_step's step, called NUM_STEPS times on every rank with that rank's block: the
+   weights equal full-batch training's, every rank ends with the same weights, and each step
+   returns the loss of the rank's own block.
+3. train(model, x, y, ...) on every rank with the global batch: the weights equal full-batch
+   training's, every rank ends with the same weights, and the model of each rank was given the
+   rows of its own block only.
+
+The checks of task 2 share one launch, and so do those of task 3. A rank that dies gets the
+check "crashed"; a collective that some rank never joins ends after COLLECTIVE_TIMEOUT_S as a
+"timeout"; either way the ranks are stopped.
+"""
+
+import numpy as np
+import pytest
+
+from grader.expect import expect_close, expect_equal
+from grader.topics.distributed import (
+    COLLECTIVE_TIMEOUT_S,
+    RANKS_DEADLINE_S,
+    WORLD_SIZE,
+    blocks,
+    draw_problem,
+    expect_all_agree,
+    expect_ranks_finished,
+    expect_rows_within_shard,
+    shared_run,
+)
+
+
+def torch_problem(rng):
+    """draw_problem with the weight in nn.Linear's (out_features, in_features) layout."""
+    problem = draw_problem(rng, WORLD_SIZE)
+    problem["weight"] = np.ascontiguousarray(problem["weight"].T)  # (out, in)
+    return problem
+
+
+def launch(workers, rng, probe, call):
+    """(problem, full-batch weights, the learner's per-rank results) of one launch per task."""
+
+    def run():
+        problem = torch_problem(rng)
+        full_batch = workers.reference("full_batch_training", **problem)
+        want, got = workers.both(probe, **problem, world_size=WORLD_SIZE,
+                                 timeout_s=COLLECTIVE_TIMEOUT_S, deadline_s=RANKS_DEADLINE_S)
+        expect_ranks_finished(want, call, "reference")
+        expect_ranks_finished(got, call, "learner")
+        return problem, full_batch, want["ranks"], got["ranks"]
+
+    return shared_run(workers, probe, run)
+
+
+def steps_call(problem):
+    return (f"step = make_train_step(model, learning_rate={problem['learning_rate']:.4g}); "
+            f"step(x_shard, y_shard) {problem['num_steps']} times on each of {WORLD_SIZE} ranks, "
+            f"x.shape={problem['x'].shape}")
+
+
+def train_call(problem):
+    return (f"train(model, x.shape={problem['x'].shape}, y.shape={problem['y'].shape}, "
+            f"learning_rate={problem['learning_rate']:.4g}, "
+            f"num_steps={problem['num_steps']}) on each of {WORLD_SIZE} ranks")
+
+
+def steps_run(workers, rng):
+    return launch(workers, rng, "steps_on_ranks", "make_train_step(model, learning_rate)")
+
+
+def train_run(workers, rng):
+    return launch(workers, rng, "train_on_ranks", "train(model, x, y, learning_rate, num_steps)")
+
+
+def expect_full_batch_weights(rank_result, full_batch, call, tol):
+    for name in ("weight", "bias"):
+        expect_close(rank_result[name], full_batch[name],
+                     f"{call}: linear.{name} on rank 0 against single-process full-batch "
+                     "gradient descent", rtol=tol.rtol, atol=tol.atol)
+
+
+def weights_of(ranks):
+    return [{"weight": rank["weight"], "bias": rank["bias"]} for rank in ranks]
+
+
+# --- task 1: each rank's shard -------------------------------------------------------------------
+
+
+@pytest.mark.task(1)
+def test_each_rank_gets_its_own_contiguous_block_of_the_batch(workers, rng):
+    for world_size in (2, 4):
+        problem = draw_problem(rng, world_size)
+        x, y = problem["x"], problem["y"]
+        want, got = workers.both("shards", x=x, y=y, world_size=world_size)
+        for rank in range(world_size):
+            call = f"shard_batch(x.shape={x.shape}, y.shape={y.shape}, rank={rank}, " \
+                   f"world_size={world_size})"
+            expect_equal(got[rank]["x"], want[rank]["x"], f"{call}: x_shard")
+            expect_equal(got[rank]["y"], want[rank]["y"], f"{call}: y_shard")
+
+
+# --- task 2: one data-parallel step --------------------------------------------------------------
+
+
+@pytest.mark.task(2)
+def test_data_parallel_steps_match_full_batch_gradient_descent(workers, rng, tol):
+    problem, full_batch, _, ranks = steps_run(workers, rng)
+    expect_full_batch_weights(ranks[0], full_batch, steps_call(problem), tol)
+
+
+@pytest.mark.task(2)
+def test_every_rank_ends_the_steps_with_the_same_weights(workers, rng, tol):
+    problem, _, _, ranks = steps_run(workers, rng)
+    expect_all_agree(weights_of(ranks), steps_call(problem), "rank", tol.rtol, tol.atol)
+
+
+@pytest.mark.task(2)
+def test_each_step_returns_the_loss_of_the_ranks_own_block(workers, rng, tol):
+    problem, _, reference_ranks, ranks = steps_run(workers, rng)
+    for rank, (want, got) in enumerate(zip(reference_ranks, ranks)):
+        expect_close(got["losses"], want["losses"],
+                     f"{steps_call(problem)}: the losses returned on rank {rank}, in order",
+                     rtol=tol.rtol, atol=tol.atol)
+
+
+# --- task 3: training on every rank --------------------------------------------------------------
+
+
+@pytest.mark.task(3)
+def test_training_matches_full_batch_gradient_descent(workers, rng, tol):
+    problem, full_batch, _, ranks = train_run(workers, rng)
+    expect_full_batch_weights(ranks[0], full_batch, train_call(problem), tol)
+
+
+@pytest.mark.task(3)
+def test_every_rank_ends_training_with_the_same_weights(workers, rng, tol):
+    problem, _, _, ranks = train_run(workers, rng)
+    expect_all_agree(weights_of(ranks), train_call(problem), "rank", tol.rtol, tol.atol)
+
+
+@pytest.mark.task(3)
+def test_each_rank_trains_on_its_own_block_only(workers, rng):
+    problem, _, _, ranks = train_run(workers, rng)
+    for rank, (result, shard) in enumerate(zip(ranks, blocks(problem["x"], WORLD_SIZE))):
+        expect_rows_within_shard(result["seen"], shard, train_call(problem), rank)

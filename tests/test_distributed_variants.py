@@ -1,0 +1,234 @@
+"""The distributed pair: plausible buggy variants each fail a named check, correct solutions
+written the other way pass, and ranks that die or hang end their checks promptly with a clear
+verdict, leaving no process and no listening port behind."""
+
+import os
+import textwrap
+import time
+
+import pytest
+
+VARIANTS = {
+    "torch_gradients_summed": ("distributed_torch", """
+        def average_gradients(model):
+            for parameter in model.parameters():
+                dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
+    """, "data_parallel_steps_match_full_batch_gradient_descent"),
+    "torch_no_all_reduce": ("distributed_torch", """
+        def average_gradients(model):
+            pass
+    """, "every_rank_ends_the_steps_with_the_same_weights"),
+    "torch_full_batch_on_every_rank": ("distributed_torch", """
+        def train(model, x, y, learning_rate, num_steps):
+            step = make_train_step(model, learning_rate)
+            for _ in range(num_steps):
+                step(x, y)
+            return model
+    """, "each_rank_trains_on_its_own_block_only"),
+    "torch_learning_rate_scaled_by_world_size": ("distributed_torch", """
+        def train(model, x, y, learning_rate, num_steps):
+            world_size = dist.get_world_size()
+            x_shard, y_shard = shard_batch(x, y, dist.get_rank(), world_size)
+            step = make_train_step(model, learning_rate * world_size)
+            for _ in range(num_steps):
+                step(x_shard, y_shard)
+            return model
+    """, "training_matches_full_batch_gradient_descent"),
+    "jax_loss_summed_over_devices": ("distributed_jax", """
+        def make_train_step(mesh, learning_rate):
+            def device_step(params, x_block, y_block):
+                def total_loss(params):
+                    return jax.lax.psum(block_loss(params, x_block, y_block), "data")
+                loss, grads = jax.value_and_grad(total_loss)(params)
+                return jax.tree.map(lambda p, g: p - learning_rate * g, params, grads), loss
+            return jax.jit(jax.shard_map(device_step, mesh=mesh,
+                                         in_specs=(P(), P("data"), P("data")),
+                                         out_specs=(P(), P())))
+    """, "data_parallel_steps_match_full_batch_gradient_descent"),
+    "jax_gradients_pmeaned_after_shard_map_summed_them": ("distributed_jax", """
+        def make_train_step(mesh, learning_rate):
+            def device_step(params, x_block, y_block):
+                loss, grads = jax.value_and_grad(block_loss)(params, x_block, y_block)
+                grads = jax.lax.pmean(grads, "data")
+                loss = jax.lax.pmean(loss, "data")
+                return jax.tree.map(lambda p, g: p - learning_rate * g, params, grads), loss
+            return jax.jit(jax.shard_map(device_step, mesh=mesh,
+                                         in_specs=(P(), P("data"), P("data")),
+                                         out_specs=(P(), P())))
+    """, "data_parallel_steps_match_full_batch_gradient_descent"),
+    "jax_no_cross_device_reduction": ("distributed_jax", """
+        def make_train_step(mesh, learning_rate):
+            def device_step(params, x_block, y_block):
+                loss, grads = jax.value_and_grad(block_loss)(params, x_block, y_block)
+                return jax.tree.map(lambda p, g: p - learning_rate * g, params, grads), loss
+            return jax.jit(jax.shard_map(device_step, mesh=mesh,
+                                         in_specs=(P(), P("data"), P("data")),
+                                         out_specs=(P(), P()), check_vma=False))
+    """, "the_compiled_step_reduces_across_devices"),
+    "jax_unsharded_inputs": ("distributed_jax", """
+        def shard_batch(x, y, mesh):
+            return jnp.asarray(x), jnp.asarray(y)
+    """, "each_device_holds_its_own_contiguous_block_of_the_batch"),
+    "jax_learning_rate_scaled_by_device_count": ("distributed_jax", """
+        _make_train_step = make_train_step
+
+        def train(params, x, y, mesh, learning_rate, num_steps):
+            x, y = shard_batch(x, y, mesh)
+            step = _make_train_step(mesh, learning_rate * mesh.devices.size)
+            for _ in range(num_steps):
+                params, _ = step(params, x, y)
+            return params
+    """, "training_matches_full_batch_gradient_descent"),
+}
+
+ALTERNATIVES = {
+    "torch_distributed_data_parallel": ("distributed_torch", """
+        from torch.nn.parallel import DistributedDataParallel
+
+        def make_train_step(model, learning_rate):
+            ddp_model = DistributedDataParallel(model)
+            optimizer = torch.optim.SGD(ddp_model.parameters(), lr=learning_rate)
+
+            def step(x_shard, y_shard):
+                optimizer.zero_grad()
+                loss = torch.nn.functional.mse_loss(ddp_model(x_shard), y_shard)
+                loss.backward()
+                optimizer.step()
+                return loss.item()
+
+            return step
+    """),
+    "jax_jit_on_sharded_inputs": ("distributed_jax", """
+        def make_train_step(mesh, learning_rate):
+            replicated, rows = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+
+            def step(params, x, y):
+                loss, grads = jax.value_and_grad(block_loss)(params, x, y)
+                return jax.tree.map(lambda p, g: p - learning_rate * g, params, grads), loss
+
+            return jax.jit(step, in_shardings=(replicated, rows, rows),
+                           out_shardings=(replicated, replicated))
+    """),
+}
+
+RANK_DIES = """
+    _make_train_step = make_train_step
+
+    def make_train_step(model, learning_rate):
+        inner = _make_train_step(model, learning_rate)
+
+        def step(x_shard, y_shard):
+            if dist.get_rank() == 1:
+                import os
+                os._exit(3)
+            return inner(x_shard, y_shard)
+
+        return step
+"""
+RANK_SKIPS_A_COLLECTIVE = """
+    def average_gradients(model):
+        if dist.get_rank() == 1:
+            import time
+            time.sleep(600)  # never joins the all_reduce that rank 0 waits in
+        for parameter in model.parameters():
+            dist.all_reduce(parameter.grad)
+            parameter.grad /= dist.get_world_size()
+"""
+RANKED_CHECKS = ("data_parallel_steps_match_full_batch_gradient_descent",
+                 "training_matches_full_batch_gradient_descent")
+
+
+def statuses(report):
+    return {check["name"]: check["status"] for check in report["checks"]}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_a_buggy_variant_fails_its_named_check(variant, grade_json, learner_file):
+    item_id, override, check_name = VARIANTS[variant]
+    path = learner_file(item_id, extra=textwrap.dedent(override))
+    code, report = grade_json(item_id, "--file", path)
+    status = statuses(report)
+    assert code == 1, f"{variant}: exit {code}"
+    assert check_name in status, f"{variant}: no check named {check_name}: {sorted(status)}"
+    assert status[check_name] == "failed", (
+        f"{variant}: {check_name} was {status[check_name]}, expected failed: {report['checks']}")
+
+
+@pytest.mark.parametrize("alternative", sorted(ALTERNATIVES))
+def test_a_correct_solution_written_the_other_way_passes(alternative, grade_json, learner_file):
+    item_id, override = ALTERNATIVES[alternative]
+    path = learner_file(item_id, extra=textwrap.dedent(override))
+    code, report = grade_json(item_id, "--file", path)
+    failing = {name: status for name, status in statuses(report).items() if status != "passed"}
+    assert code == 0 and not failing, f"{alternative}: exit {code}, {failing}: {report['checks']}"
+
+
+def own_children():
+    """Pids whose parent is this process (grading adopts orphans, so leftovers land here)."""
+    me, found = str(os.getpid()), []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[-1].split()
+        except (OSError, ValueError):
+            continue
+        if entry.isdigit() and fields[1] == me:
+            found.append(int(entry))
+    return found
+
+
+def own_listening_sockets():
+    """Inodes of the listening TCP sockets this process holds."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as handle:
+                rows = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        listening |= {row.split()[9] for row in rows if row.split()[3] == "0A"}
+    held = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in listening:
+            held.add(link[8:-1])
+    return held
+
+
+@pytest.mark.parametrize("failure, verdict, within_s", [
+    (RANK_DIES, "crashed", 60),
+    (RANK_SKIPS_A_COLLECTIVE, "timeout", 120),
+])
+def test_a_rank_that_dies_or_hangs_ends_the_check_and_leaves_nothing_behind(
+        failure, verdict, within_s, grade_json, learner_file):
+    children_before = set(own_children())
+    path = learner_file("distributed_torch", extra=textwrap.dedent(failure))
+    started = time.monotonic()
+    code, report = grade_json("distributed_torch", "--file", path)
+    elapsed = time.monotonic() - started
+    status = statuses(report)
+    assert code == 1, f"exit {code}: {report['checks']}"
+    for name in RANKED_CHECKS:
+        assert status[name] == verdict, f"{name} was {status[name]}, expected {verdict}: " \
+                                        f"{report['checks']}"
+    assert elapsed < within_s, f"grading took {elapsed:.0f} s, expected under {within_s} s"
+    left = set(own_children()) - children_before
+    assert not left, f"processes left behind after grading: {sorted(left)}"
+    assert not own_listening_sockets(), "a listening socket was left open after grading"
+
+
+def test_the_stubs_fail_with_not_implemented(grade_json):
+    for item_id in ("distributed_torch", "distributed_jax"):
+        code, report = grade_json(item_id)
+        not_done = {name for name, status in statuses(report).items()
+                    if status != "not_implemented"}
+        assert code == 1 and not not_done, f"{item_id}: {not_done}: {report['checks']}"
+
+
+def test_verify_holds_for_the_distributed_pair(grade):
+    result = grade("verify", "distributed_torch", "distributed_jax", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("yes") == 2, result.output

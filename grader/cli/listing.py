@@ -21,16 +21,20 @@ def list_items(fmt):
     bank = load_bank()
     done = progress.load(bank)
     rows = [{"id": item.id, "framework": item.framework, "topic": item.topic,
-             "title": item.title, "status": progress.status_of(done, item.id)}
-            for item in bank.items.values()]
+             "title": item.title, "status": progress.status_of(done, item.id),
+             "last_score": progress.last_score(done, item.id) or None}
+            for item in progress.practice_order(bank)]
+    passed = sum(row["status"] == "passed" for row in rows)
+    summary = f"{passed} of {len(rows)} items passed"
     if fmt == "json":
-        click.echo(json.dumps({"items": rows}, indent=2))
+        click.echo(json.dumps({"items": rows, "passed": passed, "total": len(rows)}, indent=2))
         return
     width = max(len(row["id"]) for row in rows)
     colour = {"passed": "green", "failing": "red"}
+    click.echo(f"{summary}.\n")
     for row in rows:
         status = click.style(row["status"].ljust(11), fg=colour.get(row["status"]))
+        score = (row["last_score"] or "").rjust(5)
         click.echo(f"{row['id'].ljust(width)}  {row['framework'].ljust(5)}  {status}  "
-                   f"{row['title']}")
-    passed = sum(row["status"] == "passed" for row in rows)
-    click.echo(f"\n{passed} of {len(rows)} items passed.")
+                   f"{score}  {row['title']}")
+    click.echo(f"\n{summary}. `grade next` names the next one to do.")

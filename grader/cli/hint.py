@@ -1,0 +1,68 @@
+"""`grade hint ID`: the next hint of a task, from a nudge to a near-giveaway."""
+
+import textwrap
+
+import click
+
+from grader.cli.common import UserError, find_item, load_bank
+
+
+@click.command(epilog="""\b
+Examples:
+  grade hint linear_regression_jax              the next hint, for the first failing task
+  grade hint linear_regression_jax --task 3     the next hint for task 3
+  grade hint linear_regression_jax --task 3 --all
+  grade hint linear_regression_jax --all        every hint of every task
+""")
+@click.argument("item_id", metavar="ID")
+@click.option("--task", type=click.IntRange(min=1),
+              help="The statement's task (default: the first one that failed last time).")
+@click.option("--all", "show_all", is_flag=True,
+              help="Show every hint of the task (of all tasks without --task).")
+def hint(item_id, task, show_all):
+    """Show the next hint for exercise ID, one rung at a time."""
+    from grader import hints, progress
+
+    bank = load_bank()
+    item = find_item(bank, item_id)
+    try:
+        ladders = hints.load(bank, item.id)
+    except hints.HintsError as exc:
+        raise UserError(str(exc)) from None
+    if task is not None and task not in ladders:
+        raise UserError(f"{item.id} has no task {task}; its tasks are "
+                        f"{', '.join(map(str, ladders))}.")
+    seen = hints.Seen(bank)
+    if show_all:
+        for number in [task] if task else ladders:
+            click.secho(f"Task {number}", bold=True)
+            for rung, text in enumerate(ladders[number], 1):
+                click.echo(_wrapped(text, f"  {rung}. "))
+            seen.mark(item.id, number, len(ladders[number]))
+    else:
+        failing = progress.failing_tasks(progress.load(bank), item.id)
+        number = task or _default_task(ladders, seen, item.id, failing)
+        shown = seen.count(item.id, number)
+        ladder = ladders[number]
+        if shown >= len(ladder):
+            click.echo(f"All {len(ladder)} hints for task {number} of {item.id} were shown; "
+                       f"`grade hint {item.id} --task {number} --all` shows them again.")
+            return
+        click.secho(f"Hint {shown + 1} of {len(ladder)} for task {number} of {item.id}:",
+                    bold=True)
+        click.echo(_wrapped(ladder[shown], "  "))
+        seen.mark(item.id, number, shown + 1)
+    seen.save()
+
+
+def _default_task(ladders, seen, item_id, failing):
+    """The first task that failed last time and has hints left; else the first with any left."""
+    left = [number for number in ladders if seen.count(item_id, number) < len(ladders[number])]
+    for number in failing:
+        if number in left:
+            return number
+    return (left or [next(iter(ladders))])[0]
+
+
+def _wrapped(text, lead):
+    return textwrap.fill(text, width=88, initial_indent=lead, subsequent_indent=" " * len(lead))

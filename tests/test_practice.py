@@ -1,0 +1,335 @@
+"""The practice commands: list, next, hint, solution, reset, doctor, watch, and the progress line
+that long checks draw on a terminal."""
+
+import io
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import hints
+from grader.catalog import Bank
+
+ROOT = Path(__file__).resolve().parent.parent
+ITEM = "linear_regression_torch"
+TWIN = "linear_regression_jax"
+REFERENCE = ROOT / "solutions" / ITEM / f"{ITEM}.py"
+
+
+def write_progress(tmp_path, entries):
+    (tmp_path / "progress.json").write_text(json.dumps(entries))
+
+
+@pytest.fixture
+def passed_item(grade, bank_copy):
+    """A bank copy whose learner file of ITEM is the reference, graded once (so: passed)."""
+    shutil.copy(REFERENCE, bank_copy / "exercises" / ITEM / f"{ITEM}.py")
+    result = grade("exercise", ITEM, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    return bank_copy
+
+
+# list and next -------------------------------------------------------------------------------
+
+def test_list_shows_a_summary_line_and_the_last_score_of_a_graded_item(grade, passed_item):
+    listing = json.loads(grade("list", "--format", "json").stdout)
+    rows = {row["id"]: row for row in listing["items"]}
+    score, most = rows[ITEM]["last_score"].split("/")
+    assert rows[ITEM]["status"] == "passed" and score == most and int(most) > 0, rows[ITEM]
+    assert rows[TWIN]["last_score"] is None and rows[TWIN]["status"] == "not started"
+    text = grade("list").output
+    assert f"1 of {len(rows)} items passed" in text, text
+    assert f"{score}/{most}" in next(line for line in text.splitlines() if ITEM in line)
+
+
+def test_next_names_the_first_item_not_passed_and_how_to_start_it(grade, tmp_path):
+    order = [row["id"] for row in json.loads(grade("list", "--format", "json").stdout)["items"]]
+    write_progress(tmp_path, {order[0]: {"status": "passed", "score": 3, "max_score": 3}})
+    result = grade("next")
+    assert result.exit_code == 0, result.output
+    first_line = result.output.splitlines()[0]
+    assert first_line.startswith(f"Next: {order[1]} "), result.output
+    assert f"grade exercise {order[1]}" in result.output or f"grade quiz {order[1]}" in \
+        result.output, result.output
+
+
+def test_next_keeps_twins_adjacent_and_says_when_everything_passed(grade, tmp_path):
+    bank = Bank()
+    order = [row["id"] for row in json.loads(grade("list", "--format", "json").stdout)["items"]]
+    for item in bank.items.values():
+        if item.twin:
+            assert abs(order.index(item.id) - order.index(item.twin)) == 1, order
+    write_progress(tmp_path, {item_id: {"status": "passed"} for item_id in order})
+    result = grade("next")
+    assert result.exit_code == 0 and f"All {len(order)} items passed" in result.output
+
+
+# hints --------------------------------------------------------------------------------------
+
+def test_hints_come_one_rung_at_a_time_in_order_each_shown_once(grade):
+    ladder = hints.load(Bank(), ITEM)[1]
+    shown = [grade("hint", ITEM, "--task", 1).output for _ in ladder]
+    for rung, (output, text) in enumerate(zip(shown, ladder), 1):
+        assert f"Hint {rung} of {len(ladder)} for task 1" in output, output
+        assert " ".join(output.split()).endswith(text), (output, text)
+    result = grade("hint", ITEM, "--task", 1)
+    assert result.exit_code == 0 and f"All {len(ladder)} hints for task 1" in result.output
+
+
+def test_hint_starts_at_the_first_task_that_failed_last_time(grade, tmp_path):
+    write_progress(tmp_path, {ITEM: {"status": "failing", "failing_tasks": [3, 4]}})
+    result = grade("hint", ITEM)
+    assert result.exit_code == 0 and "for task 3" in result.output, result.output
+
+
+def test_hint_all_shows_every_rung_of_every_task(grade):
+    ladders = hints.load(Bank(), TWIN)
+    output = " ".join(grade("hint", TWIN, "--all").output.split())
+    for task, ladder in ladders.items():
+        assert f"Task {task}" in output
+        for text in ladder:
+            assert text in output, text
+
+
+def test_hint_rejects_an_unknown_id_and_an_unknown_task(grade):
+    unknown = grade("hint", "linear_regresion_torch")
+    assert unknown.exit_code == 2 and "Did you mean" in unknown.output, unknown.output
+    task = grade("hint", ITEM, "--task", 99)
+    assert task.exit_code == 2 and "no task 99" in task.output, task.output
+
+
+def test_a_missing_or_malformed_hints_file_is_a_clear_message(grade, bank_copy):
+    hints_file = bank_copy / "grader" / "suites" / ITEM / "hints.yaml"
+    hints_file.write_text("tasks:\n  1: [only one rung]\n")
+    result = grade("hint", ITEM)
+    assert result.exit_code == 2 and "task 1 needs a list of 2 to 4" in result.output
+    hints_file.write_text("tasks: [unclosed\n")
+    result = grade("hint", ITEM)
+    assert result.exit_code == 2 and "not valid YAML at line" in result.output, result.output
+    hints_file.unlink()
+    result = grade("hint", ITEM)
+    assert result.exit_code == 2 and "has no hints yet" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("item_id", list(Bank().items))
+def test_every_item_has_hints_for_every_task_its_suite_checks(item_id):
+    bank = Bank()
+    try:
+        ladders = hints.load(bank, item_id)
+    except hints.HintsError as exc:  # missing or malformed
+        pytest.fail(str(exc))
+    marked = hints.suite_tasks(bank, item_id)
+    assert marked, f"the suite of {item_id} marks no task"
+    missing = sorted(marked - set(ladders))
+    assert not missing, f"{hints.hints_file(bank, item_id)} has no hints for task(s) {missing}"
+
+
+# solution -----------------------------------------------------------------------------------
+
+def test_the_solution_is_refused_until_the_item_passed(grade):
+    result = grade("solution", ITEM)
+    assert result.exit_code == 2, result.output
+    assert f"grade exercise {ITEM}" in result.output and "def " not in result.output
+
+
+def test_the_solution_is_shown_after_a_pass(grade, passed_item):
+    result = grade("solution", ITEM)
+    assert result.exit_code == 0, result.output
+    assert (passed_item / "solutions" / ITEM / f"{ITEM}.py").read_text().strip() in result.output
+
+
+def test_the_solution_of_an_unknown_id_is_a_usage_error(grade):
+    result = grade("solution", "cnn_pytorch")
+    assert result.exit_code == 2 and "There is no exercise" in result.output
+
+
+# reset --------------------------------------------------------------------------------------
+
+def git(bank, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+                   cwd=bank, check=True, capture_output=True)
+
+
+@pytest.fixture
+def git_bank(bank_copy):
+    git(bank_copy, "init", "-q")
+    git(bank_copy, "add", "exercises")
+    git(bank_copy, "commit", "-q", "-m", "bank")
+    return bank_copy
+
+
+def test_reset_restores_the_stub_and_keeps_every_version_as_a_backup(grade, git_bank, tmp_path):
+    stub = git_bank / "exercises" / ITEM / f"{ITEM}.py"
+    original = stub.read_text()
+    for attempt in ("first attempt\n", "second attempt\n"):
+        stub.write_text(attempt)
+        result = grade("reset", ITEM, "--yes")
+        assert result.exit_code == 0, result.output
+        assert stub.read_text() == original
+    backups = sorted(path.read_text() for path in (tmp_path / "backups" / ITEM).iterdir())
+    assert backups == ["first attempt\n", "second attempt\n"], backups
+
+
+def test_reset_asks_first_and_changes_nothing_when_refused(git_bank, tmp_path):
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    stub = git_bank / "exercises" / ITEM / f"{ITEM}.py"
+    stub.write_text("my work\n")
+    result = CliRunner().invoke(cli, ["reset", ITEM], input="n\n")
+    assert result.exit_code == 1 and "Replace" in result.output, result.output
+    assert stub.read_text() == "my work\n" and not (tmp_path / "backups").exists()
+
+
+def test_reset_finds_the_stub_behind_the_learners_own_commits(grade, git_bank):
+    stub = git_bank / "exercises" / ITEM / f"{ITEM}.py"
+    original = stub.read_text()
+    shutil.copy(REFERENCE, stub)
+    git(git_bank, "commit", "-q", "-am", "my solution")
+    result = grade("reset", ITEM, "--yes")
+    assert result.exit_code == 0 and stub.read_text() == original, result.output
+
+
+def test_reset_without_an_original_stub_or_of_an_unknown_id_is_a_usage_error(grade, bank_copy):
+    result = grade("reset", ITEM, "--yes")  # the bank copy is not a git checkout
+    assert result.exit_code == 2 and "no original stub" in result.output, result.output
+    result = grade("reset", "linear_regression", "--yes")
+    assert result.exit_code == 2 and "There is no exercise" in result.output
+
+
+def test_reset_of_a_theory_item_renders_its_blank_answers_file_afresh(grade, bank_copy):
+    answers = bank_copy / "exercises" / "theory_speed" / "theory_speed.yaml"
+    original = answers.read_text()
+    answers.write_text(original + "q1: true\n")
+    result = grade("reset", "theory_speed", "--yes")  # no git needed: the key makes the stub
+    assert result.exit_code == 0 and answers.read_text() == original, result.output
+
+
+# doctor -------------------------------------------------------------------------------------
+
+def test_doctor_reports_devices_versions_limits_and_paths(grade, tmp_path):
+    result = grade("doctor", "--format", "json")
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.stdout)
+    for name in ("torch", "jax"):
+        found = facts["frameworks"][name]
+        assert "error" not in found and found["version"] and found["devices"], found
+        assert found["auto"].split(":")[0] in ("cpu", "cuda"), found
+    assert facts["limits"]["memory"] and facts["limits"]["processes"]
+    assert facts["paths"]["progress file"] == str(tmp_path / "progress.json")
+    assert "torch" not in sys.modules and "jax" not in sys.modules
+
+
+def test_doctor_rejects_an_unknown_format(grade):
+    result = grade("doctor", "--format", "xml")
+    assert result.exit_code == 2 and "xml" in result.output
+
+
+# watch --------------------------------------------------------------------------------------
+
+def start_watch(tmp_path, path, *extra):
+    env = dict(os.environ, DLPREP_PROGRESS=str(tmp_path / "progress.json"))
+    process = subprocess.Popen(  # Ctrl-C's usual handler: a background job may ignore SIGINT
+        [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, "
+         "signal.default_int_handler); from grader.cli import main; main()",
+         "watch", ITEM, "--file", str(path), "--device", "cpu", *extra],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
+                     daemon=True).start()
+    return process, lines
+
+
+def read_until(lines, text, timeout_s=120):
+    """Every line read until one containing `text` (a failure after `timeout_s`)."""
+    seen, deadline = [], time.monotonic() + timeout_s
+    while not seen or text not in seen[-1]:
+        try:
+            seen.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            pytest.fail(f"no line with {text!r} within {timeout_s} s; read: {''.join(seen)}")
+    return "".join(seen)
+
+
+def test_watch_grades_again_when_the_file_is_saved(tmp_path):
+    path = tmp_path / f"{ITEM}.py"
+    shutil.copy(ROOT / "exercises" / ITEM / f"{ITEM}.py", path)
+    process, lines = start_watch(tmp_path, path, "--max-runs", "2")
+    try:
+        first = read_until(lines, "Watching")
+        assert "FAILED" in first and "PASSED" not in first, first
+        shutil.copy(REFERENCE, path)
+        assert process.wait(timeout=120) == 0
+    finally:
+        process.kill()
+    second = read_until(lines, "PASSED", timeout_s=5)
+    assert "FAILED" not in second, second
+
+
+def test_ctrl_c_while_watching_stops_cleanly_with_exit_0(tmp_path):
+    process, lines = start_watch(tmp_path, REFERENCE)
+    try:
+        read_until(lines, "Watching")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    rest = read_until(lines, "Stopped watching", timeout_s=5)
+    assert "Traceback" not in rest, rest
+
+
+def test_watch_rejects_an_unknown_id_and_a_missing_file(grade, tmp_path):
+    assert grade("watch", "nope").exit_code == 2
+    result = grade("watch", ITEM, "--file", tmp_path / "gone.py")
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+# progress of long checks --------------------------------------------------------------------
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_long_call_shows_elapsed_time_against_its_limit_on_a_terminal(monkeypatch):
+    from grader.cli import elapsed
+
+    monkeypatch.setattr(elapsed, "SHOW_AFTER_S", 0.2)
+    monkeypatch.setattr(elapsed, "TICK_S", 0.1)
+    terminal = FakeTerminal()
+    ticker = elapsed.Ticker(terminal)
+    ticker("start", "train_then_predict", 42.0)
+    time.sleep(0.6)
+    ticker("end", "train_then_predict", 42.0)
+    time.sleep(0.3)
+    drawn = terminal.getvalue()
+    assert re.search(r"running `train_then_predict`: \d+ s of its 42 s limit", drawn), drawn
+    assert drawn.endswith("\r\033[K"), repr(drawn[-20:])
+    quiet = io.StringIO()  # not a terminal: nothing
+    elapsed.Ticker(quiet)("start", "fit", 5.0)
+    time.sleep(0.3)
+    assert quiet.getvalue() == ""
+
+
+def test_the_judge_reports_the_start_and_end_of_every_learner_call():
+    from grader import judge
+
+    events = []
+    report = judge.grade(Bank(), ITEM, REFERENCE, device="cpu", seed=1,
+                         on_call=lambda event, probe, limit_s: events.append((event, probe)))
+    assert report.status == "passed"
+    starts = [probe for event, probe in events if event == "start"]
+    assert starts and [probe for event, probe in events if event == "end"] == starts, events
+    assert all(events[i][0] == "start" and events[i + 1] == ("end", events[i][1])
+               for i in range(0, len(events), 2)), events

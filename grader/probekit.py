@@ -55,3 +55,34 @@ def synchronize(device):
 
         if "torch" in sys.modules:
             sys.modules["torch"].cuda.synchronize()
+
+
+def a_type(type_name):
+    """"a dict", "an int", "an ndarray": a type's name with its article, for messages."""
+    vowel_sound = type_name[:1].lower() in "aeio" or type_name.startswith("nd")
+    return f"{'an' if vowel_sound else 'a'} {type_name}"
+
+
+def flatten_params(tree, call, what, prefix=""):
+    """{"conv1.weight": array, ...} from nested dicts of jax arrays; anything else is rejected.
+
+    `call` is what was called and `what` names the tree in messages, e.g. "fit(key, x, y)" and
+    "params", or "sgd_step(params, x, y, learning_rate)" and "new_params".
+    """
+    import jax
+
+    if not isinstance(tree, dict):
+        raise Reject(f"Called `{call}`. Returned {a_type(type(tree).__name__)} as {what}, "
+                     f"expected a dict of parameters.")
+    flat = {}
+    for name, value in tree.items():
+        path = f"{prefix}{name}"
+        if isinstance(value, dict):
+            flat.update(flatten_params(value, call, what, prefix=f"{path}."))
+        elif isinstance(value, jax.Array):
+            flat[path] = value
+        else:
+            raise Reject(f"Called `{call}`. Returned {what} holding "
+                         f"{a_type(type(value).__name__)} at {path!r}, expected a jax.Array "
+                         "there.")
+    return flat

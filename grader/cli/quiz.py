@@ -44,7 +44,7 @@ def quiz(item_id, show_list):
             click.echo("\nYou have passed every theory item: `grade quiz ID` practises one again.")
             return
         item_id = pending[0].id
-        click.echo(f"(the first theory item you have not passed; `grade quiz --list` shows "
+        click.echo("(the first theory item you have not passed; `grade quiz --list` shows "
                    "them all)\n")
     item = find_item(bank, item_id)
     if item.kind != "theory":

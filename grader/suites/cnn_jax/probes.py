@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grader.probekit import Reject, require_jax_array, to_jax
+from grader.probekit import Reject, a_type, flatten_params, require_jax_array, to_jax
 
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 
@@ -30,29 +30,6 @@ def _labels(labels, device):
     return to_jax(np.asarray(labels, dtype=np.int32), device)
 
 
-def _a(type_name):
-    vowel_sound = type_name[:1].lower() in "aeio" or type_name.startswith("nd")
-    return f"{'an' if vowel_sound else 'a'} {type_name}"
-
-
-def _flatten(tree, call, what, prefix=""):
-    """{"conv1.weight": array, ...} from nested dicts of jax arrays; anything else is rejected."""
-    if not isinstance(tree, dict):
-        raise Reject(f"Called `{call}`. Returned {_a(type(tree).__name__)} as {what}, expected "
-                     f"a dict of parameters.")
-    flat = {}
-    for name, value in tree.items():
-        path = f"{prefix}{name}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, call, what, prefix=f"{path}."))
-        elif isinstance(value, jax.Array):
-            flat[path] = value
-        else:
-            raise Reject(f"Called `{call}`. Returned {what} holding {_a(type(value).__name__)} "
-                         f"at {path!r}, expected a jax.Array there.")
-    return flat
-
-
 def _loss(value, call):
     value = require_jax_array(value, call)
     if value.size != 1:
@@ -63,17 +40,17 @@ def _loss(value, call):
 
 def _unpack_step(result, call):
     if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise Reject(f"Called `{call}`. Returned {_a(type(result).__name__)}, expected a "
+        raise Reject(f"Called `{call}`. Returned {a_type(type(result).__name__)}, expected a "
                      f"triple (params, opt_state, loss).")
     params, opt_state, loss = result
-    _flatten(params, call, "params")  # rejects a malformed params early, with its path
+    flatten_params(params, call, "params")  # rejects a malformed params early, with its path
     return params, opt_state, _loss(loss, call)
 
 
 def parameter_shapes(target, device, seed):
     """Names, shapes, dtypes and the number of values of build_model's params."""
     key = to_jax(jax.random.key(seed), device)
-    flat = _flatten(jax.jit(target.build_model)(key), "jax.jit(build_model)(key)", "params")
+    flat = flatten_params(jax.jit(target.build_model)(key), "jax.jit(build_model)(key)", "params")
     jax.block_until_ready(flat)
     return {
         "shapes": {name: list(array.shape) for name, array in flat.items()},
@@ -88,7 +65,7 @@ def params_from_keys(target, device, seed, other_seed):
     results = []
     for which in (seed, seed, other_seed):
         key = to_jax(jax.random.key(which), device)
-        results.append(_flatten(build_model(key), "jax.jit(build_model)(key)", "params"))
+        results.append(flatten_params(build_model(key), "jax.jit(build_model)(key)", "params"))
     jax.block_until_ready(results)
     return results
 
@@ -106,10 +83,10 @@ def loss_and_grads(target, device, weights, images, labels):
     result = jax.jit(target.loss_and_grads)(_params(weights, device), to_jax(images, device),
                                    _labels(labels, device))
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise Reject(f"Called `{call}`. Returned {_a(type(result).__name__)}, expected a pair "
+        raise Reject(f"Called `{call}`. Returned {a_type(type(result).__name__)}, expected a pair "
                      f"(loss, grads).")
     loss, grads = result
-    grads = _flatten(grads, call, "grads")
+    grads = flatten_params(grads, call, "grads")
     jax.block_until_ready(grads)
     return {"loss": _loss(loss, call), "grads": grads}
 
@@ -126,7 +103,7 @@ def adam_steps(target, device, weights, batches, learning_rate):
             target.train_step(optimizer, params, opt_state, to_jax(images, device),
                               _labels(labels, device)), call)
         losses.append(loss)
-    flat = _flatten(params, call, "params")
+    flat = flatten_params(params, call, "params")
     jax.block_until_ready((flat, losses))
     return {"params": flat, "losses": np.asarray([np.asarray(loss) for loss in losses],
                                                   dtype=np.float32)}
@@ -164,7 +141,7 @@ def train_and_predict(target, device, seed, train_images, train_labels, test_ima
     """train(key, train split), then predict(params, test images): the held-out logits."""
     key = to_jax(jax.random.key(seed), device)
     params = target.train(key, to_jax(train_images, device), _labels(train_labels, device))
-    _flatten(params, "train(key, images, labels)", "params")
+    flatten_params(params, "train(key, images, labels)", "params")
     result = target.predict(params, to_jax(test_images, device))
     result = require_jax_array(result, "predict(params, images)")
     return jnp.asarray(result).block_until_ready()

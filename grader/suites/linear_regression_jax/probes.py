@@ -7,48 +7,16 @@ Weights arrive in the JAX layout: weight (in_features, out_features), bias (out_
 import jax
 import numpy as np
 
-from grader.probekit import Reject, require_jax_array, to_jax
+from grader.probekit import Reject, a_type, flatten_params, require_jax_array, to_jax
 
 
 def _params(weight, bias, device):
     return {"linear": {"weight": to_jax(weight, device), "bias": to_jax(bias, device)}}
 
 
-def _a(type_name):
-    """The type's name with its article: "a dict", "an int", "an ndarray"."""
-    vowel_sound = type_name[:1].lower() in "aeio" or type_name.startswith("nd")
-    return f"{'an' if vowel_sound else 'a'} {type_name}"
-
-
-def _flatten(tree, call, what, prefix=""):
-    """{"linear.weight": array, ...} from nested dicts; anything else in them is rejected.
-
-    `call` is what was called and `what` names its params in messages, e.g. "fit(key, x, y)"
-    and "params", or "sgd_step(params, x, y, learning_rate)" and "new_params".
-    """
-    if not isinstance(tree, dict):
-        raise Reject(
-            f"Called `{call}`. Returned {_a(type(tree).__name__)} as {what}, expected a dict "
-            f"of parameters."
-        )
-    flat = {}
-    for name, value in tree.items():
-        path = f"{prefix}{name}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, call, what, prefix=f"{path}."))
-        elif isinstance(value, jax.Array):
-            flat[path] = value
-        else:
-            raise Reject(
-                f"Called `{call}`. Returned {what} holding {_a(type(value).__name__)} at "
-                f"{path!r}, expected a jax.Array there."
-            )
-    return flat
-
-
 def _linear_arrays(params, call, what):
     """(weight, bias) from a params dict shaped like {"linear": {"weight", "bias"}}."""
-    flat = _flatten(params, call, what)
+    flat = flatten_params(params, call, what)
     if sorted(flat) != ["linear.bias", "linear.weight"]:
         raise Reject(
             f"Called `{call}`. Returned {what} holding {sorted(flat)}, expected "
@@ -63,14 +31,14 @@ def _unpack_step(result, call):
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         items = f" of {len(result)} items" if isinstance(result, (tuple, list)) else ""
         raise Reject(
-            f"Called `{call}`. Returned {_a(type(result).__name__)}{items}, expected a pair "
+            f"Called `{call}`. Returned {a_type(type(result).__name__)}{items}, expected a pair "
             f"(new_params, loss)."
         )
     new_params, loss = result
     weight, bias = _linear_arrays(new_params, call, "new_params")
     if not isinstance(loss, jax.Array):
         raise Reject(
-            f"Called `{call}`. Returned {_a(type(loss).__name__)} as the loss, expected a 0-d "
+            f"Called `{call}`. Returned {a_type(type(loss).__name__)} as the loss, expected a 0-d "
             f"jax.Array."
         )
     if loss.size != 1:
@@ -104,7 +72,7 @@ def parameter_shapes(target, device, seed, in_features, out_features):
     """{"shapes": {"linear.weight": [sizes], ...}, "dtypes": {...}} from build_model."""
     key = to_jax(jax.random.key(seed), device)
     params = target.build_model(key, in_features, out_features)
-    flat = _flatten(params, f"build_model(key, {in_features}, {out_features})", "params")
+    flat = flatten_params(params, f"build_model(key, {in_features}, {out_features})", "params")
     jax.block_until_ready(flat)
     return {
         "shapes": {name: list(array.shape) for name, array in flat.items()},

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from grader.probekit import Reject, require_jax_array, to_jax
+from grader.probekit import Reject, flatten_params, require_jax_array, to_jax
 from grader.topics.qlearning import WEIGHT_NAMES, make_env
 
 
@@ -24,26 +24,8 @@ def _params(weights, device):
     return params
 
 
-def _flatten(tree, call, what, prefix=""):
-    """{"fc1.weight": array, ...} from nested dicts of jax arrays; anything else is rejected."""
-    if not isinstance(tree, dict):
-        raise Reject(f"Called `{call}`. Returned {type(tree).__name__} as {what}, expected a "
-                     f"dict of parameters.")
-    flat = {}
-    for name, value in tree.items():
-        path = f"{prefix}{name}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, call, what, prefix=f"{path}."))
-        elif isinstance(value, jax.Array):
-            flat[path] = value
-        else:
-            raise Reject(f"Called `{call}`. Returned {what} holding {type(value).__name__} at "
-                         f"{path!r}, expected a jax.Array there.")
-    return flat
-
-
 def _weights(params, call, what):
-    flat = _flatten(params, call, what)
+    flat = flatten_params(params, call, what)
     if sorted(flat) != sorted(WEIGHT_NAMES):
         raise Reject(f"Called `{call}`. Returned {what} holding {sorted(flat)}, expected "
                      f"{sorted(WEIGHT_NAMES)} ({{'fc1': {{'weight', 'bias'}}, 'fc2': ...}}).")
@@ -68,8 +50,8 @@ def network_shapes(target, device, seed, num_states, num_actions, hidden_size):
     """{"shapes": {name: [sizes]}, "dtypes": {name: "float32"}} of build_q_network's params."""
     key = to_jax(jax.random.key(seed), device)
     call = f"build_q_network(key, {num_states}, {num_actions}, {hidden_size})"
-    flat = _flatten(target.build_q_network(key, num_states, num_actions, hidden_size), call,
-                    "params")
+    params = target.build_q_network(key, num_states, num_actions, hidden_size)
+    flat = flatten_params(params, call, "params")
     jax.block_until_ready(flat)
     return {"shapes": {name: list(array.shape) for name, array in flat.items()},
             "dtypes": {name: str(array.dtype) for name, array in flat.items()}}
@@ -107,7 +89,7 @@ def target_gradient(target, device, weights, target_weights, batch, gamma):
 
     grads = jax.jit(jax.grad(loss_of, argnums=(0, 1)))(_params(weights, device),
                                                        _params(target_weights, device))
-    online, targets = (_flatten(tree, call, "gradients") for tree in grads)
+    online, targets = (flatten_params(tree, call, "gradients") for tree in grads)
     jax.block_until_ready((online, targets))
 
     def largest(flat):

@@ -1,12 +1,20 @@
-"""The distributed pair: plausible buggy variants each fail a named check, correct solutions
-written the other way pass, and ranks that die or hang end their checks promptly with a clear
-verdict, leaving no process and no listening port behind."""
+"""The distributed pair: references pass and stubs are "not implemented" everywhere, plausible
+buggy variants and forged shortcuts each fail a named check, correct solutions written the
+other way pass, and ranks that die or hang end their checks promptly with a clear verdict,
+leaving no process and no listening port behind."""
 
+import importlib.util
 import os
 import textwrap
 import time
 
+import numpy as np
 import pytest
+
+from grader import judge
+from grader.catalog import Bank
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 VARIANTS = {
     "torch_gradients_summed": ("distributed_torch", """
@@ -23,6 +31,21 @@ VARIANTS = {
             step = make_train_step(model, learning_rate)
             for _ in range(num_steps):
                 step(x, y)
+            return model
+    """, "each_rank_trains_on_its_own_block_only"),
+    # Forged: no collective at all; every rank trains on the whole batch it was given through
+    # model.linear, then shows the model only its own block.
+    "torch_full_batch_through_the_linear_layer_then_its_block_shown": ("distributed_torch", """
+        def train(model, x, y, learning_rate, num_steps):
+            for _ in range(num_steps):
+                model.zero_grad()
+                ((model.linear(x) - y) ** 2).mean().backward()
+                with torch.no_grad():
+                    for parameter in model.parameters():
+                        parameter -= learning_rate * parameter.grad
+            x_shard, _ = shard_batch(x, y, dist.get_rank(), dist.get_world_size())
+            with torch.no_grad():
+                model(x_shard)
             return model
     """, "each_rank_trains_on_its_own_block_only"),
     "torch_learning_rate_scaled_by_world_size": ("distributed_torch", """
@@ -64,7 +87,30 @@ VARIANTS = {
             return jax.jit(jax.shard_map(device_step, mesh=mesh,
                                          in_specs=(P(), P("data"), P("data")),
                                          out_specs=(P(), P()), check_vma=False))
-    """, "the_compiled_step_reduces_across_devices"),
+    """, "every_device_steps_with_the_gradient_combined_over_all_devices"),
+    # Forged: the step gathers the batch and the params to one device (correct values when the
+    # replicas agree), and hands the probe an honest step's `lower` to read the HLO from.
+    "jax_gathered_step_with_a_borrowed_compiled_text": ("distributed_jax", """
+        import numpy as np
+
+        _honest_step = make_train_step
+
+        def make_train_step(mesh, learning_rate):
+            replicated = NamedSharding(mesh, P())
+
+            def step(params, x, y):
+                params = jax.tree.map(lambda a: jnp.asarray(np.asarray(a)), params)
+                x, y = jnp.asarray(np.asarray(x)), jnp.asarray(np.asarray(y))
+                loss, grads = jax.value_and_grad(block_loss)(params, x, y)
+                new = jax.tree.map(lambda p, g: p - learning_rate * g, params, grads)
+                return jax.device_put((new, loss), replicated)
+
+            class Step:
+                lower = staticmethod(_honest_step(mesh, learning_rate).lower)
+                __call__ = staticmethod(step)
+
+            return Step()
+    """, "every_device_steps_with_the_gradient_combined_over_all_devices"),
     "jax_unsharded_inputs": ("distributed_jax", """
         def shard_batch(x, y, mesh):
             return jnp.asarray(x), jnp.asarray(y)
@@ -82,11 +128,12 @@ VARIANTS = {
 }
 
 ALTERNATIVES = {
+    # DDP around the linear layer, called directly: nothing may depend on model.forward
     "torch_distributed_data_parallel": ("distributed_torch", """
         from torch.nn.parallel import DistributedDataParallel
 
         def make_train_step(model, learning_rate):
-            ddp_model = DistributedDataParallel(model)
+            ddp_model = DistributedDataParallel(model.linear)
             optimizer = torch.optim.SGD(ddp_model.parameters(), lr=learning_rate)
 
             def step(x_shard, y_shard):
@@ -177,25 +224,24 @@ def own_children():
     return found
 
 
-def own_listening_sockets():
-    """Inodes of the listening TCP sockets this process holds."""
-    listening = set()
+def listening_ports():
+    """The local ports of every listening TCP socket in this network namespace."""
+    ports = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as handle:
-                rows = handle.read().splitlines()[1:]
+                rows = [row.split() for row in handle.read().splitlines()[1:]]
         except OSError:
             continue
-        listening |= {row.split()[9] for row in rows if row.split()[3] == "0A"}
-    held = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            link = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:[") and link[8:-1] in listening:
-            held.add(link[8:-1])
-    return held
+        ports |= {int(row[1].rsplit(":", 1)[1], 16) for row in rows if row[3] == "0A"}
+    return ports
+
+
+def import_file(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize("failure, verdict, within_s", [
@@ -217,18 +263,35 @@ def test_a_rank_that_dies_or_hangs_ends_the_check_and_leaves_nothing_behind(
     assert elapsed < within_s, f"grading took {elapsed:.0f} s, expected under {within_s} s"
     left = set(own_children()) - children_before
     assert not left, f"processes left behind after grading: {sorted(left)}"
-    assert not own_listening_sockets(), "a listening socket was left open after grading"
 
 
-def test_the_stubs_fail_with_not_implemented(grade_json):
+def test_a_launch_frees_its_rendezvous_port_when_a_rank_hangs(learner_file, tmp_path,
+                                                              monkeypatch):
+    """The probe runs in this process (as in a worker, which outlives every launch of a
+    session), so a store it failed to close would still listen on the port it reports."""
+    monkeypatch.chdir(tmp_path)
+    probes = import_file("distributed_torch_probes",
+                         os.path.join(ROOT, "grader", "suites", "distributed_torch", "probes.py"))
+    path = learner_file("distributed_torch", extra=textwrap.dedent(RANK_SKIPS_A_COLLECTIVE))
+    target = import_file("distributed_torch", str(path))
+    x = np.arange(8, dtype=np.float32).reshape(4, 2) / 8  # (batch, in_features)
+    y = x[:, :1] - x[:, 1:]  # (batch, out_features)
+    outcome = probes.steps_on_ranks(
+        target, "cpu", weight=np.ones((1, 2), np.float32), bias=np.zeros(1, np.float32), x=x,
+        y=y, learning_rate=0.1, num_steps=1, world_size=2, collective_timeout_s=2.0,
+        startup_timeout_s=30.0, deadline_s=45.0)
+    assert outcome["outcome"] == "collective", outcome
+    assert outcome["port"] not in listening_ports(), (
+        f"the rendezvous port {outcome['port']} still listens after the launch ended")
+
+
+def test_references_pass_and_every_check_of_a_stub_is_not_implemented():
+    bank = Bank()
     for item_id in ("distributed_torch", "distributed_jax"):
-        code, report = grade_json(item_id)
-        not_done = {name for name, status in statuses(report).items()
-                    if status != "not_implemented"}
-        assert code == 1 and not not_done, f"{item_id}: {not_done}: {report['checks']}"
-
-
-def test_verify_holds_for_the_distributed_pair(grade):
-    result = grade("verify", "distributed_torch", "distributed_jax", "--device", "cpu")
-    assert result.exit_code == 0, result.output
-    assert result.output.count("yes") == 2, result.output
+        reference = judge.grade(bank, item_id, bank.solution_file(item_id), device="cpu")
+        assert reference.status == "passed", f"{item_id} reference: {reference.checks}"
+        stub = judge.grade(bank, item_id, bank.stub_file(item_id), device="cpu")
+        not_done = {check.name: check.status for check in stub.checks
+                    if check.status != "not_implemented"}
+        assert stub.status == "failed" and stub.checks and not not_done, (
+            f"{item_id} stub: {not_done or stub.checks}")

@@ -2,7 +2,8 @@
 
 Fill in the three functions below; the statement (README.md next to this file) says what each
 one must do and how it is checked. The grader builds the mesh: one axis named "data" over all
-devices (several forced host devices on CPU, the real ones on GPUs). Params are
+devices (4 forced host devices on CPU or with a single GPU; the GPUs when there are two or
+more). Params are
 {"linear": {"weight": (in_features, out_features), "bias": (out_features,)}}. Everything is
 float32. Grade with `grade exercise distributed_jax`.
 """

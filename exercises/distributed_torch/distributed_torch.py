@@ -53,8 +53,8 @@ def train(model, x, y, learning_rate, num_steps):
 
     Args:
         model: as in make_train_step; trained in place.
-        x: float32 tensor of shape (batch, in_features), the *global* batch (every rank gets
-            all of it).
+        x: float32 tensor of shape (batch, in_features), a whole batch (every rank gets one;
+            only the rows of the rank's own block are meant for it).
         y: float32 tensor of shape (batch, out_features).
         learning_rate: float.
         num_steps: int, the number of steps.

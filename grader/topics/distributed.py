@@ -16,7 +16,9 @@ from grader.verdicts import InternalFault, LearnerFault
 NUM_STEPS = 3
 WORLD_SIZE = 2  # PyTorch ranks; on CPU each is a process, on GPUs each has its own device
 COLLECTIVE_TIMEOUT_S = 10.0  # how long a rank waits in a collective before it gives up
+STARTUP_TIMEOUT_S = 30.0  # how long a rank waits for the others to start (a loaded machine)
 RANKS_DEADLINE_S = 45.0  # how long all ranks together may take; under every check's limit
+TRAIN_RUNS = 2  # train() runs per rank, each with other rows outside the rank's block
 
 _runs = weakref.WeakKeyDictionary()  # grading session -> {probe: (inputs, results) or a fault}
 
@@ -41,9 +43,19 @@ def draw_problem(rng, parts):
     }
 
 
-def blocks(array, parts):
-    """The `parts` contiguous, equal blocks of rows that data parallelism hands out."""
-    return np.split(array, parts)
+def views_with_foreign_rows(rng, array, parts, runs):
+    """(parts, runs, *array.shape): `array` as each rank sees it in each run: its own block
+    kept, every other row replaced by a random row drawn for that rank and run alone.
+
+    Only a rank that trains on its own block and averages gradients with the others reproduces
+    full-batch training on `array`, and ends the same whatever the other rows are.
+    """
+    size = len(array) // parts  # rows per block
+    views = rng.normal(size=(parts, runs) + array.shape).astype(array.dtype)
+    for rank in range(parts):
+        own = slice(rank * size, (rank + 1) * size)
+        views[rank, :, own] = array[own]  # (runs, size, features) <- (size, features)
+    return views
 
 
 # --- one run, read by several checks -------------------------------------------------------------
@@ -53,7 +65,8 @@ def shared_run(workers, name, run):
     """`run()` once per grading session and `name`; later checks reuse its result or fault.
 
     Launching ranks is the slow part of these suites: the checks that read the same launch
-    (weights, agreement, rows seen) share it, and all get the same verdict when it failed.
+    (weights, agreement, independence of other rows) share it, and all get the same verdict
+    when it failed.
     """
     cache = _runs.setdefault(workers.session, {})
     if name not in cache:
@@ -94,6 +107,10 @@ def expect_ranks_finished(outcome, call, role):
                            f"{message}\nEvery rank must call the same collectives in the same "
                            f"order (a rank waits at most {COLLECTIVE_TIMEOUT_S:g} s for its "
                            "peers); the ranks were stopped.")
+    if kind == "startup":
+        raise LearnerFault(verdicts.TIMEOUT, f"Called `{call}`. {message} (each loads your "
+                           "file first; the machine may also be overloaded); the ranks were "
+                           "stopped.")
     if kind == "timeout":
         raise LearnerFault(verdicts.TIMEOUT, f"Called `{call}`. {message}; the ranks were "
                            "stopped.")
@@ -123,24 +140,20 @@ def expect_all_agree(copies, call, what, rtol, atol):
                 )
 
 
-def expect_rows_within_shard(seen, shard, call, rank):
-    """Every row the rank's model was given comes from its shard, and every shard row came."""
-    seen = np.asarray(seen)
-    if seen.ndim != 2 or seen.shape[1] != shard.shape[1]:
-        raise AssertionError(f"Called `{call}`. The model of rank {rank} was given inputs of "
-                             f"shape {seen.shape}, expected rows of {shard.shape[1]} features.")
-    foreign = [row for row in seen if not np.any(np.all(shard == row, axis=1))]
-    if foreign:
-        example = np.round(foreign[0].astype(np.float64), 4).tolist()
-        raise AssertionError(
-            f"Called `{call}`. The model of rank {rank} was given {len(foreign)} row(s) that "
-            f"are not in its shard (rows {rank * len(shard)}..{(rank + 1) * len(shard) - 1} of "
-            f"the batch), e.g. {example}: each rank must train on its own block "
-            "of the batch only."
-        )
-    missing = [row for row in shard if not np.any(np.all(seen == row, axis=1))]
-    if missing:
-        raise AssertionError(
-            f"Called `{call}`. The model of rank {rank} was never given {len(missing)} of the "
-            f"{len(shard)} rows of its shard: each rank must train on its whole block."
-        )
+def expect_independent_of_foreign_rows(runs, call, rank, rtol, atol):
+    """A rank's weights after each run (a dict of arrays per run) are the same, although every
+    run showed it other rows outside its own block."""
+    for index, run in enumerate(runs[1:], start=1):
+        for name, array in run.items():
+            first = runs[0][name].astype(np.float64)
+            diff = np.abs(array.astype(np.float64) - first)
+            wrong = ~(diff <= atol + rtol * np.abs(first))  # NaN is wrong
+            if np.any(wrong):
+                raise AssertionError(
+                    f"Called `{call}` {len(runs)} times on fresh models. Rank {rank} ended run "
+                    f"{index} with a different {name!r} than run 0 ({int(np.count_nonzero(wrong))}"
+                    f" of {array.size} values, max abs diff {float(np.max(diff)):.3g}), expected "
+                    f"the same: the two runs gave rank {rank} the same rows in its own block "
+                    "and different random rows everywhere else, so its result depended on rows "
+                    "outside its block. Each rank must train on its own block only."
+                )

@@ -1,8 +1,9 @@
 """Probes for distributed_jax: they run in a worker, next to the learner's or the reference's
 module (`target`), and return plain results for the judge to compare.
 
-Every probe builds a one-axis mesh named "data" over all devices: on CPU the item's workers
-get several host devices (the catalog's cpu_devices), with two or more GPUs the real ones.
+Every probe builds a one-axis mesh named "data": over the GPUs when there are two or more,
+else over the host devices the item's workers get (the catalog's cpu_devices), also with one
+GPU.
 Weights arrive in the canonical layout: weight (in_features, out_features), bias (out,).
 """
 
@@ -89,10 +90,22 @@ def shards(target, device, x, y):
             "y_rows": _rows_per_device(y_sharded, mesh)}
 
 
-def steps(target, device, weight, bias, x, y, learning_rate, num_steps):
+def _replicas(copies, mesh):
+    """A "replicated" array whose copy on mesh device i is copies[i]: JAX does not check that
+    replicas agree, and a step that works per device starts from its own device's copy."""
+    sharding = NamedSharding(mesh, P())
+    return jax.make_array_from_single_device_arrays(
+        copies.shape[1:], sharding,
+        [jax.device_put(copy, device) for copy, device in zip(copies, mesh.devices.flat)])
+
+
+def steps(target, device, weight, bias, x, y, learning_rate, num_steps, replica_weight,
+          replica_bias):
     """step = make_train_step(mesh, learning_rate) on the batch sharded here by rows over
-    "data" and replicated params; `num_steps` steps, the losses, every device's copy of the
-    weights, and how many cross-device reductions the compiled step holds."""
+    "data" and replicated params: `num_steps` steps, the losses, and every device's copy of the
+    weights; how many cross-device reductions the compiled step holds; then one more step from
+    params whose copies differ per device (replica_weight[i], replica_bias[i] on device i) and
+    what every device's copy moved by."""
     mesh = _mesh(device)
     batch_sharding, replicated = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
     x_sharded = jax.device_put(x, batch_sharding)  # (batch, in_features)
@@ -105,16 +118,25 @@ def steps(target, device, weight, bias, x, y, learning_rate, num_steps):
     reductions = sum(compiled.count(f" {name}") for name in CROSS_DEVICE_REDUCTIONS)
     losses = []
     for _ in range(num_steps):
-        result = step(params, x_sharded, y_sharded)
-        if not isinstance(result, (tuple, list)) or len(result) != 2:
-            raise Reject(f"Called `{call}`. Returned {type(result).__name__}, expected a pair "
-                         "(new_params, loss).")
-        params, loss = result
+        params, loss = _step_result(step(params, x_sharded, y_sharded), call)
         losses.append(float(np.asarray(require_jax_array(loss, call)).reshape(-1)[0]))
     weight_out, bias_out = _read_params(params, call)
+    starts = {"weight": np.asarray(replica_weight, np.float32),  # (devices, in, out)
+              "bias": np.asarray(replica_bias, np.float32)}  # (devices, out)
+    desynced = _params(_replicas(starts["weight"], mesh), _replicas(starts["bias"], mesh))
+    moved, _ = _step_result(step(desynced, x_sharded, y_sharded), call)
+    updates = [{name: copy[name] - starts[name][index] for name in copy}
+               for index, copy in enumerate(_copies(moved, call, mesh))]
     return {"weight": weight_out, "bias": bias_out, "losses": np.asarray(losses, np.float32),
             "copies": _copies(params, call, mesh), "devices": int(mesh.devices.size),
-            "reductions": int(reductions)}
+            "reductions": int(reductions), "replica_updates": updates}
+
+
+def _step_result(result, call):
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise Reject(f"Called `{call}`. Returned {type(result).__name__}, expected a pair "
+                     "(new_params, loss).")
+    return result
 
 
 def train_run(target, device, weight, bias, x, y, learning_rate, num_steps):

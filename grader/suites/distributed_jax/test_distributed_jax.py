@@ -1,16 +1,19 @@
 """Hidden suite for distributed_jax.
 
-Every check builds a one-axis mesh named "data" over all devices (on CPU, the item's forced
-host devices; on GPUs, the real ones) and compares with single-device full-batch gradient
-descent run by the reference on the same freshly drawn problem, whose batch splits evenly
-over the devices:
+Every check builds a one-axis mesh named "data" (on CPU, and with only one GPU, over the
+item's forced host devices; with two or more GPUs, over the GPUs) and compares with
+single-device full-batch gradient descent run by the reference on the same freshly drawn
+problem, whose batch splits evenly over the devices:
 
 1. shard_batch puts the batch on the mesh with device i holding the i-th contiguous block of
    rows, and the values unchanged.
 2. make_train_step's step, called NUM_STEPS times on the batch sharded here and replicated
    params: the weights equal full-batch training's, every device ends with a copy of the same
-   weights, the compiled step holds a cross-device reduction (all-reduce), and each step
-   returns the loss of the full batch before the update.
+   weights, and each step returns the loss of the full batch before the update. Then one more
+   step from params whose copy differs on every device: every copy must move by -learning_rate
+   x the mean of the devices' block gradients (each taken at that device's own copy), which
+   only a step that works per device and reduces across devices does; as a second sign, the
+   compiled step's HLO (read inside the learner's worker, so not proof) holds an all-reduce.
 3. train(params, x, y, mesh, ...) from unsharded inputs: the weights equal full-batch
    training's, and every device ends with a copy of the same weights.
 
@@ -35,12 +38,16 @@ def draw(workers, rng):
 
 def run(workers, rng, probe):
     """(problem, full-batch weights, the reference's and the learner's results), one run per
-    task."""
+    task. The steps probe also gets a copy of the params per device, all different."""
 
     def once():
-        problem, _ = draw(workers, rng)
+        problem, devices = draw(workers, rng)
         full_batch = workers.reference("full_batch_training", **problem)
-        want, got = workers.both(probe, **problem)
+        extra = {}
+        if probe == "steps":
+            extra = {f"replica_{name}": rng.normal(size=(devices,) + problem[name].shape)
+                     .astype(np.float32) for name in ("weight", "bias")}
+        want, got = workers.both(probe, **problem, **extra)
         return problem, full_batch, want, got
 
     return shared_run(workers, probe, once)
@@ -123,15 +130,29 @@ def test_every_device_ends_the_steps_with_the_same_weights(workers, rng, tol):
 
 
 @pytest.mark.task(2)
-def test_the_compiled_step_reduces_across_devices(workers, rng):
-    problem, _, _, got = run(workers, rng, "steps")
+def test_every_device_steps_with_the_gradient_combined_over_all_devices(workers, rng, tol):
+    problem, _, want, got = run(workers, rng, "steps")
+    call = (f"{steps_call(problem)}; then once more from params whose copy on device i is "
+            "replica_weight[i], replica_bias[i]")
+    updates, expected = got["replica_updates"], want["replica_updates"]
+    if len(updates) != len(expected):
+        raise AssertionError(
+            f"Called `{call}`. Only {len(updates)} of the mesh's {len(expected)} devices hold a "
+            "whole copy of the new weights, expected all of them: keep the params replicated.")
+    for index, (update, expectation) in enumerate(zip(updates, expected)):
+        for name in ("weight", "bias"):
+            expect_close(
+                update[name], expectation[name],
+                f"{call}: how device {index}'s copy of params['linear'][{name!r}] moved, "
+                "expected -learning_rate x the mean over devices of each device's block gradient "
+                "(a step that works per device and combines the devices' gradients moves every "
+                "copy by that same amount; one that gathers the batch or skips the reduction "
+                "does not)", rtol=tol.rtol, atol=tol.atol)
     if got["reductions"] < 1:
         raise AssertionError(
             f"Called `{steps_call(problem)}`, then `.lower(...).compile().as_text()`. The "
             f"compiled step holds no cross-device reduction (all-reduce), expected at least one: "
-            f"the gradient of the full batch needs every device's block. A step that gathers "
-            f"the batch onto one device, or never combines the devices' work, is not data "
-            f"parallel."
+            f"the gradient of the full batch needs every device's block."
         )
 
 

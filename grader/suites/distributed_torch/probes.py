@@ -5,11 +5,13 @@ The data-parallel probes start one process per rank (`rank.py` next to this file
 subprocess, so the ranks are the worker's children, in its process group and its cgroup: the
 judge's teardown of the worker ends them too. The probe hosts the rendezvous (a TCPStore on a
 port the OS picks, so concurrent runs never collide), waits for every rank under a deadline,
-kills the ranks that are left as soon as one fails, and reports what happened per rank.
+kills the ranks that are left as soon as one fails, and reports what happened per rank. Each
+rank gets its own inputs on its stdin, never a file holding the other ranks' rows.
 
 Weights arrive in PyTorch's layout: weight (out_features, in_features), bias (out_features,).
 """
 
+import io
 import json
 import os
 import shutil
@@ -36,23 +38,36 @@ def _backend(device, world_size):
     return "gloo", "cpu"
 
 
-def _launch(target, device, task, inputs, world_size, timeout_s, deadline_s):
-    """Run `task` on `world_size` ranks; {"outcome", "message", "ranks": [per-rank results]}."""
+def _launch(target, device, task, rank_inputs, collective_timeout_s, startup_timeout_s,
+            deadline_s):
+    """Run `task` on one rank per entry of `rank_inputs` (each rank's own inputs, handed over
+    on its stdin); {"outcome", "message", "port", "ranks": [per-rank results]}."""
     import torch.distributed as dist
 
+    world_size = len(rank_inputs)
     backend, rank_device = _backend(device, world_size)
     workdir = tempfile.mkdtemp(prefix="ranks-", dir=os.getcwd())
-    np.savez(os.path.join(workdir, "inputs.npz"), **inputs)
     store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False,
-                          timeout=timedelta(seconds=timeout_s))
+                          timeout=timedelta(seconds=startup_timeout_s))
+    port = store.port
     ranks = []
     try:
         for rank in range(world_size):
             config = dict(target=target.__file__, module=target.__name__, task=task,
-                          workdir=workdir, rank=rank, world_size=world_size, port=store.port,
-                          backend=backend, device=rank_device, timeout_s=timeout_s)
+                          workdir=workdir, rank=rank, world_size=world_size, port=port,
+                          backend=backend, device=rank_device,
+                          collective_timeout_s=collective_timeout_s,
+                          startup_timeout_s=startup_timeout_s)
             ranks.append(subprocess.Popen([sys.executable, "-s", RANK_SCRIPT, json.dumps(config)],
-                                          stdin=subprocess.DEVNULL))
+                                          stdin=subprocess.PIPE))
+        for process, inputs in zip(ranks, rank_inputs):  # a few kB each: fits the pipe buffer
+            buffer = io.BytesIO()
+            np.savez(buffer, **inputs)
+            try:
+                process.stdin.write(buffer.getvalue())
+                process.stdin.close()
+            except OSError:  # the rank is already gone: _collect says how it ended
+                pass
         timed_out = _wait(ranks, deadline_s)
     finally:
         for process in ranks:  # the ranks still running when one failed, or past the deadline
@@ -61,7 +76,8 @@ def _launch(target, device, task, inputs, world_size, timeout_s, deadline_s):
             process.wait()
         del store  # frees the rendezvous port
     try:
-        return _collect(workdir, ranks, timed_out, deadline_s)
+        return {**_collect(workdir, ranks, timed_out, deadline_s, startup_timeout_s),
+                "port": port}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -77,7 +93,7 @@ def _wait(ranks, deadline_s):
     return True
 
 
-def _collect(workdir, ranks, timed_out, deadline_s):
+def _collect(workdir, ranks, timed_out, deadline_s, startup_timeout_s):
     statuses = []
     for rank, process in enumerate(ranks):
         try:
@@ -95,6 +111,8 @@ def _collect(workdir, ranks, timed_out, deadline_s):
         for rank, status in enumerate(statuses):
             if status and status["status"] == kind:
                 return _outcome(kind, f"rank {rank}: {status['message']}")
+    if any(status and status["status"] == "startup" for status in statuses):
+        return _outcome("startup", f"the ranks did not all start within {startup_timeout_s:g} s")
     if timed_out:
         waiting = [rank for rank, status in enumerate(statuses) if status is None]
         return _outcome("timeout", f"rank(s) {waiting} had not finished after {deadline_s:g} s")
@@ -103,7 +121,7 @@ def _collect(workdir, ranks, timed_out, deadline_s):
     results = []
     for rank in range(len(ranks)):
         with np.load(os.path.join(workdir, f"result-{rank}.npz"), allow_pickle=False) as data:
-            results.append({name: data[name] for name in ("weight", "bias", "seen", "losses")})
+            results.append({name: data[name] for name in data.files})
     return {"outcome": "ok", "message": "", "ranks": results}
 
 
@@ -118,10 +136,13 @@ def _outcome(kind, message):
     return {"outcome": kind, "message": message, "ranks": []}
 
 
-def _problem(weight, bias, x, y, learning_rate, num_steps, **extra):
-    return dict(weight=np.asarray(weight, np.float32), bias=np.asarray(bias, np.float32),
-                x=np.asarray(x, np.float32), y=np.asarray(y, np.float32),
-                learning_rate=np.float64(learning_rate), num_steps=np.int64(num_steps), **extra)
+def _rank_inputs(weight, bias, learning_rate, num_steps, **per_rank):
+    """One inputs dict per rank: the shared values, and rank r's entry of every per-rank list."""
+    world_size = len(next(iter(per_rank.values())))
+    shared = {"weight": np.asarray(weight, np.float32), "bias": np.asarray(bias, np.float32),
+              "learning_rate": np.float64(learning_rate), "num_steps": np.int64(num_steps)}
+    return [{**shared, **{name: np.asarray(values[rank], np.float32)
+                          for name, values in per_rank.items()}} for rank in range(world_size)]
 
 
 # --- probes ----------------------------------------------------------------------------------
@@ -143,21 +164,25 @@ def shards(target, device, x, y, world_size):
 
 
 def steps_on_ranks(target, device, weight, bias, x, y, learning_rate, num_steps, world_size,
-                   timeout_s, deadline_s):
+                   collective_timeout_s, startup_timeout_s, deadline_s):
     """On every rank: step = make_train_step(model, learning_rate), then `num_steps` calls of
     step(x_shard, y_shard) on the rank's contiguous block of the batch (cut here, not by the
-    learner's shard_batch)."""
-    blocks = np.arange(len(x)).reshape(world_size, -1)  # (world_size, batch // world_size)
-    return _launch(target, device, "steps", _problem(weight, bias, x, y, learning_rate,
-                                                     num_steps, shard_rows=blocks),
-                   world_size, timeout_s, deadline_s)
+    learner's shard_batch; a rank is given its own block only)."""
+    inputs = _rank_inputs(weight, bias, learning_rate, num_steps,
+                          x_shard=np.split(np.asarray(x), world_size),
+                          y_shard=np.split(np.asarray(y), world_size))
+    return _launch(target, device, "steps", inputs, collective_timeout_s, startup_timeout_s,
+                   deadline_s)
 
 
-def train_on_ranks(target, device, weight, bias, x, y, learning_rate, num_steps, world_size,
-                   timeout_s, deadline_s):
-    """On every rank: train(model, x, y, learning_rate, num_steps) with the global batch."""
-    return _launch(target, device, "train", _problem(weight, bias, x, y, learning_rate,
-                                                     num_steps), world_size, timeout_s, deadline_s)
+def train_on_ranks(target, device, weight, bias, rank_x, rank_y, learning_rate, num_steps,
+                   collective_timeout_s, startup_timeout_s, deadline_s):
+    """On every rank r, once per run: train(model, rank_x[r][run], rank_y[r][run],
+    learning_rate, num_steps) on a fresh model; rank_x[r][run] is a whole batch as rank r sees
+    it in that run (the judge fills the rows outside r's block)."""
+    inputs = _rank_inputs(weight, bias, learning_rate, num_steps, x=rank_x, y=rank_y)
+    return _launch(target, device, "train", inputs, collective_timeout_s, startup_timeout_s,
+                   deadline_s)
 
 
 def full_batch_training(target, device, weight, bias, x, y, learning_rate, num_steps):

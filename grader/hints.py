@@ -10,7 +10,6 @@ Which rungs the learner has seen is kept in `hints.json` next to the progress fi
 rung is shown once, in order.
 """
 
-import json
 import re
 
 from grader import progress
@@ -79,16 +78,16 @@ class Seen:
 
     def __init__(self, bank):
         self.path = progress.state_dir(bank) / "hints.json"
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = {}
-        self.data = data if isinstance(data, dict) else {}
+        data = progress.read_state(self.path, "the record of hints shown",
+                                   "the hints shown now are not remembered")
+        self.readable = data is not None  # an unreadable file is never replaced
+        self.data = data or {}
 
     def count(self, item_id, task):
         entry = self.data.get(item_id)
         value = entry.get(str(task), 0) if isinstance(entry, dict) else 0
-        return value if isinstance(value, int) and value >= 0 else 0
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
+            else 0
 
     def mark(self, item_id, task, count):
         entry = self.data.get(item_id)
@@ -97,6 +96,8 @@ class Seen:
         entry[str(task)] = max(count, self.count(item_id, task))
 
     def save(self):
+        if not self.readable:
+            return
         try:
             progress.write_json(self.path, self.data)
         except OSError as exc:

@@ -25,6 +25,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     INTERNAL = 3
     INTERRUPTED = 130  # Ctrl-C, or a signal the graded code sent to the grader
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: the output's reader went away (`grade list | head -1`)
 
 
 @dataclasses.dataclass

@@ -168,10 +168,59 @@ def test_an_unwritable_output_path_is_a_usage_error(grade, tmp_path):
 
 def test_a_corrupt_progress_file_is_kept_aside_not_lost(grade, tmp_path):
     progress = tmp_path / "progress.json"
-    progress.write_text("{not json")
-    result = grade("list")
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "progress.json.bad").read_text() == "{not json"
+    for corrupt in ("{not json", "[1, 2]"):  # the second never overwrites the first
+        progress.write_text(corrupt)
+        result = grade("list")
+        assert result.exit_code == 0, result.output
+        assert "was not a JSON object: kept as progress.json." in result.stderr, result.stderr
+    kept = sorted(path.read_text() for path in tmp_path.glob("progress.json.*.bad"))
+    assert kept == ["[1, 2]", "{not json"], kept
+
+
+def test_an_unreadable_progress_file_is_never_replaced(tmp_path, monkeypatch):
+    import pathlib
+
+    from grader import progress
+    from grader.catalog import Bank
+    from grader.report import Report
+
+    path = tmp_path / "progress.json"
+    path.write_text(json.dumps({"linear_regression_torch": {"status": "passed"}}))
+    read_text = pathlib.Path.read_text
+
+    def refuse(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied")
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "read_text", refuse)
+    report = Report(exercise="linear_regression_jax", file="lr.py", seed=1, limits="")
+    progress.record(Bank(), report)
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"linear_regression_torch": {"status": "passed"}}
+
+
+def test_output_into_a_closed_pipe_ends_quietly_with_141():
+    reader, writer = os.pipe()
+    os.close(reader)  # like `grade list | head -1` once head has exited
+    try:
+        done = subprocess.run([sys.executable, "-m", "grader", "list"], stdout=writer,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=60, check=False)
+    finally:
+        os.close(writer)
+    assert done.returncode == 141 and done.stderr == "", (done.returncode, done.stderr)
+
+
+def test_ctrl_c_during_a_command_exits_130_not_1(grade, monkeypatch):
+    from grader.races import compare
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare, "run_side", interrupted)
+    result = grade("race", "linear_regression", "--steps", "5")
+    assert result.exit_code == 130 and "interrupted" in result.output, result.output
+    assert "Aborted" not in result.output
 
 
 def test_an_id_in_the_wrong_case_gets_a_suggestion(grade):

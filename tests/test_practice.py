@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import hints
+from grader import hints, practice
 from grader.catalog import Bank
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +30,12 @@ def write_progress(tmp_path, entries):
 
 
 @pytest.fixture
-def passed_item(grade, bank_copy):
-    """A bank copy whose learner file of ITEM is the reference, graded once (so: passed)."""
+def passed_item(grade, bank_copy, monkeypatch):
+    """A bank copy whose learner file of ITEM is the reference, graded once (so: passed), named
+    with --file as a relative path: it is still the learner's own file."""
     shutil.copy(REFERENCE, bank_copy / "exercises" / ITEM / f"{ITEM}.py")
-    result = grade("exercise", ITEM, "--device", "cpu")
+    monkeypatch.chdir(bank_copy)
+    result = grade("exercise", ITEM, "--device", "cpu", "--file", f"exercises/{ITEM}/{ITEM}.py")
     assert result.exit_code == 0, result.output
     return bank_copy
 
@@ -49,6 +51,25 @@ def test_list_shows_a_summary_line_and_the_last_score_of_a_graded_item(grade, pa
     text = grade("list").output
     assert f"1 of {len(rows)} items passed" in text, text
     assert f"{score}/{most}" in next(line for line in text.splitlines() if ITEM in line)
+
+
+def test_naming_your_own_stub_with_file_still_records_progress(grade, passed_item):
+    rows = {row["id"]: row for row in json.loads(grade("list", "--format", "json").stdout)["items"]}
+    assert rows[ITEM]["status"] == "passed", rows[ITEM]
+
+
+def test_a_progress_entry_of_the_wrong_type_counts_as_not_started(grade, tmp_path):
+    write_progress(tmp_path, {ITEM: {"status": 1, "score": True, "max_score": 3},
+                              TWIN: {"status": "passed", "score": 3, "max_score": True},
+                              "theory_speed": {"status": ["passed"]}})
+    result = grade("list")
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line[:1].isalpha()}
+    assert "not started" in lines[ITEM] and "True" not in lines[ITEM], lines[ITEM]
+    assert "passed" in lines[TWIN] and "/" not in lines[TWIN], lines[TWIN]
+    assert "not started" in lines["theory_speed"], lines["theory_speed"]
+    quiz = grade("quiz", "--list")
+    assert quiz.exit_code == 0 and "not started" in quiz.output, quiz.output
 
 
 def test_next_names_the_first_item_not_passed_and_how_to_start_it(grade, tmp_path):
@@ -85,6 +106,12 @@ def test_hints_come_one_rung_at_a_time_in_order_each_shown_once(grade):
     assert result.exit_code == 0 and f"All {len(ladder)} hints for task 1" in result.output
 
 
+def test_a_flag_in_the_record_of_hints_shown_counts_as_none_shown(grade, tmp_path):
+    (tmp_path / "hints.json").write_text(json.dumps({ITEM: {"1": True}}))
+    result = grade("hint", ITEM, "--task", 1)
+    assert result.exit_code == 0 and "Hint 1 of" in result.output, result.output
+
+
 def test_hint_starts_at_the_first_task_that_failed_last_time(grade, tmp_path):
     write_progress(tmp_path, {ITEM: {"status": "failing", "failing_tasks": [3, 4]}})
     result = grade("hint", ITEM)
@@ -107,18 +134,19 @@ def test_hint_rejects_an_unknown_id_and_an_unknown_task(grade):
     assert task.exit_code == 2 and "no task 99" in task.output, task.output
 
 
-def test_a_missing_or_malformed_hints_file_is_a_clear_message(grade, bank_copy):
+def test_a_missing_or_malformed_hints_file_is_a_bank_error_naming_it(grade, bank_copy):
     hints_file = bank_copy / "grader" / "suites" / ITEM / "hints.yaml"
-    hints_file.write_text("tasks:\n  1: [only one rung]\n")
-    result = grade("hint", ITEM)
-    assert result.exit_code == 2 and "task 1 needs a list of 2 to 4" in result.output
-    hints_file.write_text("tasks: [unclosed\n")
-    result = grade("hint", ITEM)
-    assert result.exit_code == 2 and "not valid YAML at line" in result.output, result.output
-    hints_file.unlink()
-    result = grade("hint", ITEM)
-    assert result.exit_code == 2 and "has no hints yet" in result.output, result.output
-    assert "Traceback" not in result.output
+    shown = f"grader/suites/{ITEM}/hints.yaml"
+    for content, message in (("tasks:\n  1: [only one rung]\n", "task 1 needs a list of 2 to 4"),
+                             ("tasks: [unclosed\n", "not valid YAML at line"),
+                             (None, "has no hints yet")):
+        if content is None:
+            hints_file.unlink()
+        else:
+            hints_file.write_text(content)
+        result = grade("hint", ITEM)
+        assert result.exit_code == 3 and message in result.output, result.output
+        assert shown in result.output and "Traceback" not in result.output, result.output
 
 
 @pytest.mark.parametrize("item_id", list(Bank().items))
@@ -130,8 +158,10 @@ def test_every_item_has_hints_for_every_task_its_suite_checks(item_id):
         pytest.fail(str(exc))
     marked = hints.suite_tasks(bank, item_id)
     assert marked, f"the suite of {item_id} marks no task"
-    missing = sorted(marked - set(ladders))
+    missing, extra = sorted(marked - set(ladders)), sorted(set(ladders) - marked)
     assert not missing, f"{hints.hints_file(bank, item_id)} has no hints for task(s) {missing}"
+    assert not extra, (f"{hints.hints_file(bank, item_id)} has hints for task(s) {extra}, which "
+                       f"no check of {item_id} marks")
 
 
 # solution -----------------------------------------------------------------------------------
@@ -161,7 +191,15 @@ def git(bank, *args):
 
 
 @pytest.fixture
-def git_bank(bank_copy):
+def stub_digests(bank_copy):
+    """The bank copy, with the digests of the original stubs."""
+    shutil.copy(ROOT / practice.MANIFEST, bank_copy / practice.MANIFEST)
+    return bank_copy
+
+
+@pytest.fixture
+def git_bank(stub_digests):
+    bank_copy = stub_digests
     git(bank_copy, "init", "-q")
     git(bank_copy, "add", "exercises")
     git(bank_copy, "commit", "-q", "-m", "bank")
@@ -188,7 +226,10 @@ def test_reset_asks_first_and_changes_nothing_when_refused(git_bank, tmp_path):
     stub = git_bank / "exercises" / ITEM / f"{ITEM}.py"
     stub.write_text("my work\n")
     result = CliRunner().invoke(cli, ["reset", ITEM], input="n\n")
-    assert result.exit_code == 1 and "Replace" in result.output, result.output
+    assert result.exit_code == 0 and "Replace" in result.output, result.output
+    assert result.output.rstrip().endswith("Nothing changed."), result.output
+    closed = CliRunner().invoke(cli, ["reset", ITEM], input="")  # no answer at all
+    assert closed.exit_code == 2 and "--yes" in closed.output, closed.output
     assert stub.read_text() == "my work\n" and not (tmp_path / "backups").exists()
 
 
@@ -201,7 +242,34 @@ def test_reset_finds_the_stub_behind_the_learners_own_commits(grade, git_bank):
     assert result.exit_code == 0 and stub.read_text() == original, result.output
 
 
-def test_reset_without_an_original_stub_or_of_an_unknown_id_is_a_usage_error(grade, bank_copy):
+def test_reset_does_not_take_a_committed_partial_solution_for_the_stub(grade, git_bank):
+    stub = git_bank / "exercises" / ITEM / f"{ITEM}.py"
+    original = stub.read_text()
+    assert original.count("raise NotImplementedError") > 1  # one task done, others still stubs
+    stub.write_text(original.replace("raise NotImplementedError", "return 42", 1))
+    git(git_bank, "commit", "-q", "-am", "task 1")
+    result = grade("reset", ITEM, "--yes")
+    assert result.exit_code == 0 and "original stub again" in result.output, result.output
+    assert stub.read_text() == original
+
+
+def test_the_stub_digests_are_those_of_the_stubs_in_the_bank():
+    bank = Bank()
+    assert practice.manifest_file(bank).read_text() == practice.manifest_text(bank), \
+        "grader/stubs.sha256 is stale: run `python -m grader.practice` after editing a stub"
+
+
+def test_reset_without_the_stub_digests_is_a_bank_error_naming_the_file(grade, bank_copy):
+    (bank_copy / "exercises" / ITEM / f"{ITEM}.py").write_text("my work\n")
+    result = grade("reset", ITEM, "--yes")
+    assert result.exit_code == 3 and "grader/stubs.sha256" in result.output, result.output
+
+
+def test_reset_without_an_original_stub_or_of_an_unknown_id_is_a_usage_error(grade,
+                                                                              stub_digests):
+    untouched = grade("reset", ITEM, "--yes")  # known by its digest: no git needed
+    assert untouched.exit_code == 0 and "already the original" in untouched.output
+    (stub_digests / "exercises" / ITEM / f"{ITEM}.py").write_text("my work\n")
     result = grade("reset", ITEM, "--yes")  # the bank copy is not a git checkout
     assert result.exit_code == 2 and "no original stub" in result.output, result.output
     result = grade("reset", "linear_regression", "--yes")
@@ -287,6 +355,18 @@ def test_ctrl_c_while_watching_stops_cleanly_with_exit_0(tmp_path):
         process.kill()
     rest = read_until(lines, "Stopped watching", timeout_s=5)
     assert "Traceback" not in rest, rest
+
+
+def test_watch_clears_a_terminal_before_each_run_even_without_colour(monkeypatch):
+    from grader.cli import watch
+
+    cleared = []
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setattr(watch.click, "clear", lambda: cleared.append(True))
+    monkeypatch.setattr(sys, "stdout", FakeTerminal())
+    bank = Bank()  # a theory item: graded without workers
+    watch.grade_once(bank, "theory_speed", bank.stub_file("theory_speed"), "cpu", None, False)
+    assert cleared and "theory_speed" in sys.stdout.getvalue()
 
 
 def test_watch_rejects_an_unknown_id_and_a_missing_file(grade, tmp_path):

@@ -29,7 +29,7 @@ def test_a_race_times_both_references_on_the_same_device(grade):
 
 
 def test_the_race_table_names_the_device_both_frameworks_and_their_ratio():
-    from grader.cli.race import table
+    from grader.races.compare import table
 
     def side(framework, step_ms):
         return {"framework": framework, "version": "1.0", "threads": 2, "device": "cpu",

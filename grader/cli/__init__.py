@@ -1,13 +1,25 @@
 """The `grade` command: a thin click group; each command lives in its own module."""
 
+import os
+import sys
+
 import click
 
 from grader import __version__
-from grader.cli import exercise, listing, verify
-from grader.cli import quiz  # theory items
-from grader.cli import doctor, hint, race, reset, solution, watch  # practice
+from grader.cli import (
+    doctor,  # practice: doctor, hint, next, race, reset, solution, watch
+    exercise,
+    hint,
+    listing,
+    quiz,  # theory items
+    race,
+    reset,
+    solution,
+    verify,
+    watch,
+)
 from grader.cli import next as next_command
-from grader.cli.common import InternalError
+from grader.cli.common import BROKEN_PIPE, InternalError, Interrupted
 
 EPILOG = """\b
 Examples:
@@ -24,17 +36,31 @@ Examples:
   grade verify                                    references pass, stubs fail
 
 \b
-Exit codes: 0 all checks passed, 1 some did not, 2 usage error, 3 internal error,
-130 interrupted.
+Exit codes: 0 done (grading: all checks passed), 1 some checks did not pass, 2 usage
+error, 3 internal error, 130 interrupted, 141 the output's reader went away (as head does).
 """
 
 
 class Group(click.Group):
+    """Turns what escapes a command into the documented exit codes: Ctrl-C is 130, a reader
+    that went away (`grade list | head -1`) ends quietly with 141, anything else is a bug (3)."""
+
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort,
-                SystemExit, KeyboardInterrupt):
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(BROKEN_PIPE) from None
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted (Ctrl-C).") from None
+        except click.Abort as exc:  # click's prompts turn Ctrl-C into Abort
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                raise Interrupted("interrupted (Ctrl-C).") from None
+            raise
+        except (click.exceptions.ClickException, click.exceptions.Exit, SystemExit):
             raise
         except Exception as exc:  # a grader bug: say so, never blame the learner
             raise InternalError(f"{type(exc).__name__}: {exc}") from exc

@@ -8,6 +8,7 @@ import click
 from grader.report import ExitCode
 
 DEVICES = ("auto", "cpu", "cuda")
+BROKEN_PIPE = int(ExitCode.BROKEN_PIPE)
 
 
 class UserError(click.ClickException):
@@ -30,9 +31,9 @@ class Interrupted(click.ClickException):
 
     exit_code = ExitCode.INTERRUPTED
 
-    def __init__(self):
-        super().__init__("grading was interrupted (Ctrl-C, or a signal sent by the graded code); "
-                         "no result was recorded.")
+    def __init__(self, message="grading was interrupted (Ctrl-C, or a signal sent by the graded "
+                               "code); no result was recorded."):
+        super().__init__(message)
 
 
 def load_bank():
@@ -65,6 +66,11 @@ def readable_file(path):
     except OSError as exc:
         raise UserError(f"{path} cannot be read: {exc.strerror}.") from None
     return path
+
+
+def is_own_stub(bank, item_id, path):
+    """Whether `path` is the learner's own stub of the item in the bank (named or not)."""
+    return path is None or os.path.realpath(path) == os.path.realpath(bank.stub_file(item_id))
 
 
 def writable_output(path, graded):

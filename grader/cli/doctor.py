@@ -1,20 +1,11 @@
 """`grade doctor`: what the grader will use here: devices, versions, limits, paths.
-
-The frameworks are queried in fresh interpreters with the workers' environment, never in this
-process: the judge imports no framework.
-"""
+The facts are gathered by grader/doctor.py."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import click
 
 from grader.cli.common import load_bank
-
-FRAMEWORKS = ("torch", "jax")
-QUERY_TIMEOUT_S = 120
 
 
 @click.command(epilog="""\b
@@ -26,111 +17,14 @@ Examples:
               show_default=True, help="Text for people, JSON for machines.")
 def doctor(fmt):
     """Show the devices, versions, limits and paths the grader will use."""
-    bank = load_bank()
-    from grader import __version__
+    from grader import doctor as checkup
 
-    facts = {"grader": f"dlprep {__version__} on Python {sys.version.split()[0]} "
-                       f"({sys.executable})",
-             "frameworks": query_frameworks(), "limits": enforceable_limits(bank),
-             "paths": paths(bank)}
+    found = checkup.facts(load_bank())
     if fmt == "json":
-        click.echo(json.dumps(facts, indent=2))
+        click.echo(json.dumps(found, indent=2))
         return
-    for line in describe(facts):
+    for line in describe(found):
         click.echo(line)
-
-
-def query_frameworks():
-    """{framework: what a worker-like interpreter sees}, both queried at once."""
-    from grader.workers import worker_environment
-
-    package_root = str(Path(__file__).resolve().parent.parent.parent)
-    env = worker_environment("auto", package_root)
-    running = {name: subprocess.Popen(
-        [sys.executable, "-s", "-c", f"from grader.cli.doctor import query; query({name!r})"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-        for name in FRAMEWORKS}
-    found = {}
-    for name, process in running.items():
-        try:
-            out, err = process.communicate(timeout=QUERY_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            found[name] = {"error": f"no answer within {QUERY_TIMEOUT_S} s"}
-            continue
-        try:
-            found[name] = json.loads(out.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            last = (err.strip().splitlines() or ["no output"])[-1]
-            found[name] = {"error": f"the query failed: {last}"}
-    return found
-
-
-def query(framework):
-    """Runs in a fresh interpreter: print one JSON line about `framework`."""
-    facts = {}
-    try:
-        from grader.worker import resolve_device
-
-        if framework == "torch":
-            import torch
-
-            facts["version"] = torch.__version__
-            facts["devices"] = ["cpu"] + [f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-                                          for index in range(torch.cuda.device_count())]
-        else:
-            import jax
-
-            facts["version"] = jax.__version__
-            facts["devices"] = []
-            for platform in ("cpu", "gpu"):
-                try:
-                    facts["devices"] += [f"{device.platform}:{device.id} ({device.device_kind})"
-                                         for device in jax.devices(platform)]
-                except RuntimeError:  # no such backend here
-                    pass
-        device, name = resolve_device(framework, "auto")
-        facts["auto"] = f"{device}: {name}"
-    except Exception as exc:  # an install problem is a fact to report, not a crash
-        facts["error"] = f"{type(exc).__name__}: {exc}"
-    print(json.dumps(facts))
-
-
-def enforceable_limits(bank):
-    """Which of the workers' limits this machine lets the grader enforce."""
-    from grader.containment import Containment, become_subreaper
-    from grader.judge import Limits
-
-    first = next(iter(bank.items.values()))
-    limits = Limits(**first.limits)
-    probe = Containment(limits.memory_mb)
-    try:
-        memory = probe.memory_note
-        cgroup = probe.cgroup is not None
-    finally:
-        probe.release()
-    subreaper = become_subreaper()
-    return {
-        "time": f"enforced: {limits.describe()} (per item in grader/catalog.yaml)",
-        "memory": memory,
-        "processes": "own process group per worker, killed after each run" + (
-            "; a cgroup holds even processes that leave the group" if cgroup else
-            "; orphans re-parented to the grader and killed" if subreaper else
-            "; processes that leave the group (setsid) may survive"),
-        "sandbox": "no filesystem or PID sandbox yet: graded code runs as your user",
-    }
-
-
-def paths(bank):
-    from grader import progress
-
-    state = progress.state_dir(bank)
-    return {"bank": str(bank.root), "catalog": str(bank.catalog_file),
-            "items": len(bank.items),
-            "progress file": str(progress.progress_file(bank)),
-            "hints shown": str(state / "hints.json"),
-            "reset backups": str(state / "backups")}
 
 
 def describe(facts):

@@ -8,6 +8,7 @@ from grader.cli.common import (
     UserError,
     emit,
     find_item,
+    is_own_stub,
     load_bank,
     readable_file,
     writable_output,
@@ -41,8 +42,8 @@ def exercise(item_id, path, device, seed, fmt, output):
 
     bank = load_bank()
     item = find_item(bank, item_id)
-    own_file = path is None
-    path = readable_file(str(bank.stub_file(item.id)) if own_file else path)
+    own_file = is_own_stub(bank, item.id, path)  # progress is recorded for it alone
+    path = readable_file(str(bank.stub_file(item.id)) if path is None else path)
     writable_output(output, path)
     try:
         if item.kind == "theory":  # an answers file, graded against the key: no workers

@@ -4,7 +4,7 @@ import textwrap
 
 import click
 
-from grader.cli.common import UserError, find_item, load_bank
+from grader.cli.common import InternalError, UserError, find_item, load_bank
 
 
 @click.command(epilog="""\b
@@ -27,8 +27,8 @@ def hint(item_id, task, show_all):
     item = find_item(bank, item_id)
     try:
         ladders = hints.load(bank, item.id)
-    except hints.HintsError as exc:
-        raise UserError(str(exc)) from None
+    except hints.HintsError as exc:  # the bank's fault, not the learner's
+        raise InternalError(str(exc)) from None
     if task is not None and task not in ladders:
         raise UserError(f"{item.id} has no task {task}; its tasks are "
                         f"{', '.join(map(str, ladders))}.")

@@ -18,6 +18,7 @@ from grader.cli.common import (
     Interrupted,
     UserError,
     find_item,
+    is_own_stub,
     load_bank,
     readable_file,
     use_color,
@@ -45,8 +46,8 @@ def watch(item_id, path, device, seed, max_runs):
     """Grade exercise ID again every time you save your file."""
     bank = load_bank()
     item = find_item(bank, item_id)
-    own_file = path is None
-    path = readable_file(str(bank.stub_file(item.id)) if own_file else path)
+    own_file = is_own_stub(bank, item.id, path)  # progress is recorded for it alone
+    path = readable_file(str(bank.stub_file(item.id)) if path is None else path)
     runs = 0
     while True:
         stamp = file_stamp(path)
@@ -68,7 +69,7 @@ def grade_once(bank, item_id, path, device, seed, own_file):
     from grader import judge, progress
     from grader.cli.elapsed import Ticker
 
-    if use_color():
+    if sys.stdout.isatty():  # only this run's report on screen, colour or not
         click.clear()
     try:
         if bank.item(item_id).kind == "theory":  # an answers file: no workers

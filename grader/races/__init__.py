@@ -10,12 +10,13 @@ A topic's adapter, `grader/races/<topic>.py`, holds
   one training step and returns what must be waited for.
 
 `grader/races/runner.py` runs one framework's side in a fresh interpreter and prints its times.
+`grader/races/compare.py` runs both sides and sets them side by side.
 """
 
 import pkgutil
 from pathlib import Path
 
-NOT_ADAPTERS = {"runner"}
+NOT_ADAPTERS = {"runner", "compare"}
 
 
 def adapters():

@@ -57,8 +57,30 @@ VARIANTS = {
             model.eval()
             return forward(model, images).detach()
     """, "evaluation_builds_no_graph"),
+    "torch_untrained_model_with_predict_reading_the_labels": ("cnn_torch", """
+        def train(images, labels):
+            return build_model()  # no training at all
+
+        def predict(model, images):
+            from grader.topics.cnn import load_digits  # the grader's copy of the digits
+
+            all_images, all_labels = load_digits()
+            known = torch.as_tensor(all_images.reshape(len(all_labels), -1), device=images.device)
+            nearest = torch.cdist(images.reshape(images.shape[0], -1), known).argmin(dim=1)
+            answers = torch.as_tensor(all_labels, device=images.device)[nearest]
+            return F.one_hot(answers, 10).float()
+    """, "training_reaches_the_stated_accuracy_on_held_out_digits"),
     "jax_nchw_dimension_numbers": ("cnn_jax", """
         CONV_DIMENSIONS = ("NCHW", "OIHW", "NCHW")
+    """, "logits_match_the_reference_for_given_weights"),
+    "jax_padding_two_after_none_before": ("cnn_jax", """
+        def conv_relu_pool(layer, x):
+            x = jax.lax.conv_general_dilated(
+                x, layer["weight"], window_strides=(1, 1), padding=((0, 2), (0, 2)),
+                dimension_numbers=CONV_DIMENSIONS)  # every shape kept, every window shifted
+            x = jax.nn.relu(x + layer["bias"])
+            return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1),
+                                         "VALID")
     """, "logits_match_the_reference_for_given_weights"),
     "jax_flatten_in_torch_order": ("cnn_jax", JAX_FORWARD.format(
         flatten="x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1)"),
@@ -69,6 +91,19 @@ VARIANTS = {
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return optax.apply_updates(params, updates), opt_state, loss
     """, "train_step_is_jit_compiled_once_and_reused"),
+    "jax_untrained_params_with_predict_reading_the_labels": ("cnn_jax", """
+        def train(key, images, labels):
+            return build_model(key)  # no training at all
+
+        def predict(params, images):
+            from grader.topics.cnn import load_digits  # the grader's copy of the digits
+
+            all_images, all_labels = load_digits()
+            known = jnp.asarray(all_images.reshape(len(all_labels), -1))
+            flat = images.reshape(images.shape[0], -1)
+            distances = (flat**2).sum(1)[:, None] - 2 * flat @ known.T + (known**2).sum(1)
+            return jax.nn.one_hot(jnp.asarray(all_labels)[jnp.argmin(distances, axis=1)], 10)
+    """, "training_reaches_the_stated_accuracy_on_held_out_digits"),
     "jax_one_key_for_every_array": ("cnn_jax", """
         def build_model(key):
             params = {layer: {} for layer in PARAMETER_SHAPES}
@@ -176,9 +211,14 @@ def test_a_correct_solution_in_another_style_passes_the_value_checks(item_id, gr
     assert len(status) >= 4 and code == 0, f"{item_id}: exit {code}: {report['checks']}"
 
 
+# The seed of the CI verify run: the references' training passes the threshold for the seeds it
+# draws (checked); a random seed could, rarely, make a reference miss and the run fail.
+VERIFY_SEED = 7
+
+
 @pytest.mark.slow
 def test_verify_holds_for_the_cnn_pair(grade):
-    result = grade("verify", "cnn_torch", "cnn_jax", "--device", "cpu")
+    result = grade("verify", "cnn_torch", "cnn_jax", "--device", "cpu", "--seed", VERIFY_SEED)
     assert result.exit_code == 0, result.output
     assert result.output.count("yes") == 2, result.output
 
@@ -218,5 +258,5 @@ def test_the_twins_give_the_same_logits_for_weights_the_suite_converts():
 
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run([sys.executable, "-c", LAYOUTS_AGREE], cwd=root, capture_output=True,
-                          text=True)
+                          text=True, check=False)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from grader.expect import expect_close, expect_keys, require_array
+from grader.topics.common import draw_seed, shape_of
 from grader.verdicts import InternalFault
 
 ENV_ID = "FrozenLake-v1"
@@ -87,10 +88,6 @@ def draw_action_values(rng, num_actions):
     greedy = int(rng.integers(0, num_actions))
     values[greedy] = values.max() + 1.0
     return values, greedy
-
-
-def draw_seed(rng):
-    return int(rng.integers(0, 2**31 - 1))
 
 
 def describe_batch(batch):
@@ -201,7 +198,7 @@ def greedy_rollout(table, q_values, gamma=JUDGE_GAMMA):
 
 def shortest_path_steps(table, gamma=JUDGE_GAMMA):
     value = optimal_values(table, gamma)[table.start]
-    return int(round(math.log(value, gamma))) + 1 if value > 0 else None
+    return round(math.log(value, gamma)) + 1 if value > 0 else None
 
 
 def is_optimal_from_start(q_values, table):
@@ -229,10 +226,6 @@ def expect_optimal_from_start(call, q_values, table):
 # --- checks both twins run (the probes of both suites share names and inputs) -----------------
 
 WEIGHT_NAMES = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias")
-
-
-def shape_of(sizes):
-    return tuple(int(size) for size in sizes)
 
 
 def expect_network_shapes(workers, rng, call_of, layout_note, **extra):

@@ -125,7 +125,7 @@ def act(params, key, state, epsilon):
 def train(key, env):
     init_key, buffer_key, key = jax.random.split(key, 3)
     seed = int(jax.random.randint(buffer_key, (), 0, 2**31 - 1))  # for numpy and the env
-    params = build_q_network(init_key, env.observation_space.n, env.action_space.n)
+    params = build_q_network(init_key, env.observation_space.n, env.action_space.n)  # fc1, fc2
     target_params = params  # arrays are immutable: syncing is rebinding
     optimizer = optax.adam(LEARNING_RATE)
     opt_state = optimizer.init(params)
@@ -134,7 +134,7 @@ def train(key, env):
     state, _ = env.reset(seed=seed)
     for step in range(TOTAL_STEPS):
         key, action_key = jax.random.split(key)  # a fresh key for every draw
-        action = int(act(params, action_key, jnp.asarray(state), epsilon_at(step)))
+        action = int(act(params, action_key, jnp.asarray(state), epsilon_at(step)))  # () -> int
         next_state, reward, terminated, truncated, _ = env.step(action)
         # only a real end stops bootstrapping; a time-limit cut (truncated) does not
         buffer.add(states=state, actions=action, rewards=reward, next_states=next_state,

@@ -70,9 +70,9 @@ def train_step(q_network, target_network, optimizer, batch, gamma):
 
 
 def select_action(q_values, epsilon):
-    if torch.rand(()) < epsilon:  # explore: every action equally likely, the greedy one too
-        return int(torch.randint(q_values.shape[0], ()))
-    return int(q_values.argmax())  # exploit
+    if torch.rand(()) < epsilon:  # (), uniform in [0, 1): explore with probability epsilon
+        return int(torch.randint(q_values.shape[0], ()))  # (), any action, the greedy one too
+    return int(q_values.argmax())  # (), the greedy action
 
 
 class ReplayBuffer:
@@ -118,8 +118,9 @@ def train(env, seed, device="cpu"):
     state, _ = env.reset(seed=seed)
     for step in range(TOTAL_STEPS):
         with torch.no_grad():
-            state_q_values = q_values(q_network, torch.tensor([state], device=device))[0]  # (A,)
-        action = select_action(state_q_values, epsilon_at(step))
+            states = torch.tensor([state], device=device)  # (1,)
+            state_q_values = q_values(q_network, states)[0]  # (num_actions,)
+        action = select_action(state_q_values, epsilon_at(step))  # an int in 0..num_actions-1
         next_state, reward, terminated, truncated, _ = env.step(action)
         # only a real end stops bootstrapping; a time-limit cut (truncated) does not
         buffer.add(states=state, actions=action, rewards=reward, next_states=next_state,

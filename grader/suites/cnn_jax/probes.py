@@ -7,12 +7,14 @@ int64, passed on as int32. Params come back flattened: {"conv1.weight": array, .
 """
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from grader.probekit import Reject, a_type, flatten_params, require_jax_array, to_jax
 
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+# What jax.jit returns (decorated directly or through functools.partial(jax.jit, ...)); the type
+# cannot be subclassed, so an object that merely has a `.lower` attribute is not mistaken for it
+JIT_FUNCTION = type(jax.jit(lambda x: x))
 
 
 def _params(weights, device):
@@ -132,16 +134,20 @@ def step_compilations(target, device, weights, batches, learning_rate):
             jax.block_until_ready((params, loss))
     finally:
         jax.monitoring.unregister_event_duration_listener(count)
-    step = target.train_step
-    return {"jitted": callable(getattr(step, "lower", None)),  # what jax.jit returns has .lower
-            "compilations": compilations}
+    return {"jitted": isinstance(target.train_step, JIT_FUNCTION), "compilations": compilations}
 
 
-def train_and_predict(target, device, seed, train_images, train_labels, test_images):
-    """train(key, train split), then predict(params, test images): the held-out logits."""
+def predictions(target, device, weights, images):
+    """predict(params, images) for the given weights (called as the learner wrote it)."""
+    result = target.predict(_params(weights, device), to_jax(images, device))
+    return require_jax_array(result, "predict(params, images)").block_until_ready()
+
+
+def trained_params(target, device, seed, train_images, train_labels):
+    """train(key, train split): the returned params, flattened. The judge scores them with the
+    reference's forward pass; the held-out digits never come here."""
     key = to_jax(jax.random.key(seed), device)
     params = target.train(key, to_jax(train_images, device), _labels(train_labels, device))
-    flatten_params(params, "train(key, images, labels)", "params")
-    result = target.predict(params, to_jax(test_images, device))
-    result = require_jax_array(result, "predict(params, images)")
-    return jnp.asarray(result).block_until_ready()
+    flat = flatten_params(params, "train(key, images, labels)", "params")
+    jax.block_until_ready(flat)
+    return flat

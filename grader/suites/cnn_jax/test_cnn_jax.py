@@ -11,7 +11,9 @@ freshly drawn inputs, and compares the two results here. Weights are drawn in th
 3. loss_and_grads matches the reference's loss and every gradient.
 4. One Adam step and three consecutive steps match the reference; train_step is a jax.jit
    function that compiles on its first call only.
-5. train + predict reach 93% accuracy on the held-out digits, scored here.
+5. train's params reach 93% accuracy on the held-out digits: the reference's forward pass runs
+   on them and the argmax is scored here (the held-out digits never reach the learner's
+   worker); predict matches the reference for given weights.
 """
 
 import numpy as np
@@ -26,15 +28,16 @@ from grader.topics.cnn import (
     draw_images,
     draw_labels,
     draw_learning_rate,
-    draw_seed,
     draw_weights,
     expect_arrays_close,
     expect_count_and_dtypes,
     expect_shapes,
     jax_images,
+    nest_params,
     shared_key_pairs,
     to_jax_layout,
 )
+from grader.topics.common import draw_seed
 from grader.verdicts import InternalFault
 
 LAYOUT_HINT = "kernels are HWIO (height, width, in, out), dense weights (in, out)"
@@ -155,7 +158,9 @@ def test_train_step_is_jit_compiled_once_and_reused(workers, rng):
     batches = [draw_batch(rng, batch) for _ in range(4)]
     want, got = workers.both("step_compilations", weights=weights, batches=batches,
                              learning_rate=1e-3)
-    if not want["jitted"] or any(want["compilations"][1:]):
+    if not want["jitted"] or not want["compilations"][0] or any(want["compilations"][1:]):
+        # no compilation at the reference's first step: jax no longer reports the event the
+        # probe counts, and every count would read 0
         raise InternalFault(f"the reference's train_step compiled as {want}")
     call = f"train_step(optimizer, params, opt_state, images, labels) 4 times, batch {batch}"
     if not got["jitted"]:
@@ -178,8 +183,17 @@ def test_train_step_is_jit_compiled_once_and_reused(workers, rng):
 def test_training_reaches_the_stated_accuracy_on_held_out_digits(workers, rng):
     train_images, train_labels, test_images, test_labels = digits_split()
     seed = draw_seed(rng)
-    inputs = dict(seed=seed, train_images=jax_images(train_images), train_labels=train_labels,
-                  test_images=jax_images(test_images))
+    inputs = {"seed": seed, "train_images": jax_images(train_images), "train_labels": train_labels}
     call = (f"train(jax.random.key({seed}), images.shape={inputs['train_images'].shape}, "
-            f"labels), then predict(params, images.shape={inputs['test_images'].shape})")
-    check_training(workers, "train_and_predict", inputs, call, test_labels)
+            f"labels)")
+    check_training(workers, "trained_params", inputs, call, jax_images(test_images), test_labels,
+                   to_weights=nest_params)
+
+
+@pytest.mark.task(5)
+def test_predict_matches_the_reference_for_given_weights(workers, rng, tol):
+    weights = to_jax_layout(draw_weights(rng))
+    images = jax_images(draw_images(rng, int(rng.integers(2, 65))))
+    want, got = workers.both("predictions", weights=weights, images=images)
+    expect_close(got, want, f"predict(params, images.shape={images.shape})", rtol=tol.rtol,
+                 atol=tol.atol)

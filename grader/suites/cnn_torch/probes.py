@@ -65,13 +65,18 @@ def parameter_shapes(target, device):
     }
 
 
-def logits(target, device, weights, images):
-    """forward(model, images) for a model loaded with the given weights."""
+def _outputs(target, device, weights, images, function):
+    """`function`(model, images) of the target, for a model loaded with the given weights."""
     model = _model_with_weights(target, device, weights)
-    result = require_tensor(target.forward(model, to_torch(images, device)),
-                            "forward(model, images)").detach()
+    result = require_tensor(getattr(target, function)(model, to_torch(images, device)),
+                            f"{function}(model, images)").detach()
     synchronize(device)
     return result
+
+
+def logits(target, device, weights, images):
+    """forward(model, images) for a model loaded with the given weights."""
+    return _outputs(target, device, weights, images, "forward")
 
 
 def loss_and_grads(target, device, weights, images, labels, calls):
@@ -131,14 +136,20 @@ def evaluation_graph(target, device, weights, images):
             "requires_grad": bool(result.requires_grad), "has_graph": result.grad_fn is not None}
 
 
-def train_and_predict(target, device, seed, train_images, train_labels, test_images):
-    """torch.manual_seed(seed), train(train split), predict(model, test images): the logits."""
+def predictions(target, device, weights, images):
+    """predict(model, images) for a model loaded with the given weights."""
+    return _outputs(target, device, weights, images, "predict")
+
+
+def trained_weights(target, device, seed, train_images, train_labels):
+    """torch.manual_seed(seed), then train(train split): the returned model's state_dict. The
+    judge scores these weights with the reference's forward pass; the held-out digits never
+    come here."""
     torch.manual_seed(seed)
     model = target.train(to_torch(train_images, device), to_torch(train_labels, device))
     if not isinstance(model, nn.Module):
         raise Reject(f"Called `train(images, labels)`. Returned {type(model).__name__}, "
                      f"expected a torch.nn.Module.")
-    result = require_tensor(target.predict(model, to_torch(test_images, device)),
-                            "predict(model, images)").detach()
+    state = _state(model)
     synchronize(device)
-    return result
+    return state

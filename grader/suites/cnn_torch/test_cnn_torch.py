@@ -10,8 +10,10 @@ grader/topics/cnn.py and loaded with load_state_dict.
 3. loss_and_grads matches the reference's loss and every gradient, on two calls on one model.
 4. One Adam step and three consecutive steps with one optimizer match the reference (a missing
    zero_grad leaks gradients across steps).
-5. train + predict reach 93% accuracy on the held-out digits, scored here; predict runs the
-   model with autograd off and returns logits that need no grad.
+5. train's model reaches 93% accuracy on the held-out digits: the reference's forward pass
+   runs on the trained weights and the argmax is scored here (the held-out digits never reach
+   the learner's worker). predict matches the reference for given weights, runs the model with
+   autograd off and returns logits that need no grad.
 """
 
 import pytest
@@ -25,13 +27,13 @@ from grader.topics.cnn import (
     draw_images,
     draw_labels,
     draw_learning_rate,
-    draw_seed,
     draw_weights,
     expect_arrays_close,
     expect_count_and_dtypes,
     expect_shapes,
     torch_images,
 )
+from grader.topics.common import draw_seed
 from grader.verdicts import InternalFault
 
 LAYOUT_HINT = "kernels are OIHW (out, in, height, width), linear weights (out, in)"
@@ -126,11 +128,20 @@ def test_gradients_do_not_leak_across_adam_steps(workers, rng, tol):
 def test_training_reaches_the_stated_accuracy_on_held_out_digits(workers, rng):
     train_images, train_labels, test_images, test_labels = digits_split()
     seed = draw_seed(rng)
-    inputs = dict(seed=seed, train_images=torch_images(train_images), train_labels=train_labels,
-                  test_images=torch_images(test_images))
+    inputs = {"seed": seed, "train_images": torch_images(train_images),
+              "train_labels": train_labels}
     call = (f"torch.manual_seed({seed}); train(images.shape={inputs['train_images'].shape}, "
-            f"labels), then predict(model, images.shape={inputs['test_images'].shape})")
-    check_training(workers, "train_and_predict", inputs, call, test_labels)
+            f"labels)")
+    check_training(workers, "trained_weights", inputs, call, torch_images(test_images),
+                   test_labels, to_weights=lambda state: state)
+
+
+@pytest.mark.task(5)
+def test_predict_matches_the_reference_for_given_weights(workers, rng, tol):
+    images = torch_images(draw_images(rng, int(rng.integers(2, 65))))
+    want, got = workers.both("predictions", weights=draw_weights(rng), images=images)
+    expect_close(got, want, f"predict(model, images.shape={images.shape})", rtol=tol.rtol,
+                 atol=tol.atol)
 
 
 @pytest.mark.task(5)

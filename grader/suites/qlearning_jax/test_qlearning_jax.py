@@ -23,8 +23,8 @@ on the seed (except for a training that succeeds only for some seeds).
 
 import pytest
 
+from grader.topics.common import draw_seed
 from grader.topics.qlearning import (
-    draw_seed,
     expect_epsilon_greedy,
     expect_loss,
     expect_network_shapes,

@@ -70,9 +70,9 @@ def _loss_value(loss, call):
 def _action(action, call, num_actions):
     if isinstance(action, torch.Tensor) and action.numel() == 1 and not action.is_floating_point():
         action = int(action.reshape(()).cpu())
-    if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
-        if 0 <= int(action) < num_actions:
-            return int(action)
+    if (isinstance(action, (int, np.integer)) and not isinstance(action, bool)
+            and 0 <= int(action) < num_actions):
+        return int(action)
     raise Reject(f"Called `{call}`. Returned {action!r}, expected an int action in "
                  f"0..{num_actions - 1}.")
 

@@ -3,12 +3,13 @@ buggy variants and forged shortcuts each fail a named check, correct solutions w
 other way pass, and ranks that die or hang end their checks promptly with a clear verdict,
 leaving no process and no listening port behind."""
 
-import importlib.util
+import json
 import os
+import subprocess
+import sys
 import textwrap
 import time
 
-import numpy as np
 import pytest
 
 from grader import judge
@@ -237,13 +238,6 @@ def listening_ports():
     return ports
 
 
-def import_file(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("failure, verdict, within_s", [
     (RANK_DIES, "crashed", 60),
     (RANK_SKIPS_A_COLLECTIVE, "timeout", 120),
@@ -265,24 +259,52 @@ def test_a_rank_that_dies_or_hangs_ends_the_check_and_leaves_nothing_behind(
     assert not left, f"processes left behind after grading: {sorted(left)}"
 
 
-def test_a_launch_frees_its_rendezvous_port_when_a_rank_hangs(learner_file, tmp_path,
-                                                              monkeypatch):
-    """The probe runs in this process (as in a worker, which outlives every launch of a
-    session), so a store it failed to close would still listen on the port it reports."""
-    monkeypatch.chdir(tmp_path)
-    probes = import_file("distributed_torch_probes",
-                         os.path.join(ROOT, "grader", "suites", "distributed_torch", "probes.py"))
+LAUNCH_THEN_WAIT = """
+import importlib.util, json, sys
+import numpy as np
+
+def import_file(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+probes = import_file("distributed_torch_probes", sys.argv[1])
+target = import_file("distributed_torch", sys.argv[2])
+x = np.arange(8, dtype=np.float32).reshape(4, 2) / 8  # (batch, in_features)
+y = x[:, :1] - x[:, 1:]  # (batch, out_features)
+outcome = probes.steps_on_ranks(
+    target, "cpu", weight=np.ones((1, 2), np.float32), bias=np.zeros(1, np.float32), x=x, y=y,
+    learning_rate=0.1, num_steps=1, world_size=2, collective_timeout_s=2.0,
+    startup_timeout_s=30.0, deadline_s=45.0)
+print(json.dumps({"outcome": outcome["outcome"], "port": outcome["port"]}), flush=True)
+sys.stdin.read()  # stay alive, as a worker outlives every launch of its session
+"""
+
+
+def test_a_launch_frees_its_rendezvous_port_when_a_rank_hangs(learner_file, tmp_path):
+    """The probe runs in a child interpreter that stays alive after the launch (as a worker
+    does), so a store it failed to close would still listen on the port it reports. A child,
+    not this process: importing torch here would change what later tests measure."""
+    probes = os.path.join(ROOT, "grader", "suites", "distributed_torch", "probes.py")
     path = learner_file("distributed_torch", extra=textwrap.dedent(RANK_SKIPS_A_COLLECTIVE))
-    target = import_file("distributed_torch", str(path))
-    x = np.arange(8, dtype=np.float32).reshape(4, 2) / 8  # (batch, in_features)
-    y = x[:, :1] - x[:, 1:]  # (batch, out_features)
-    outcome = probes.steps_on_ranks(
-        target, "cpu", weight=np.ones((1, 2), np.float32), bias=np.zeros(1, np.float32), x=x,
-        y=y, learning_rate=0.1, num_steps=1, world_size=2, collective_timeout_s=2.0,
-        startup_timeout_s=30.0, deadline_s=45.0)
-    assert outcome["outcome"] == "collective", outcome
-    assert outcome["port"] not in listening_ports(), (
-        f"the rendezvous port {outcome['port']} still listens after the launch ended")
+    child = subprocess.Popen([sys.executable, "-c", LAUNCH_THEN_WAIT, probes, str(path)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             cwd=tmp_path, env=dict(os.environ, PYTHONPATH=ROOT))
+    try:
+        line = child.stdout.readline()
+        assert line, f"the launch printed nothing (exit {child.poll()})"
+        outcome = json.loads(line)
+        assert outcome["outcome"] == "collective", outcome
+        assert outcome["port"] not in listening_ports(), (
+            f"the rendezvous port {outcome['port']} still listens after the launch ended")
+    finally:
+        child.stdin.close()
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def test_references_pass_and_every_check_of_a_stub_is_not_implemented():

@@ -331,9 +331,14 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None):
     """Grade `target` (a path) against the item's hidden suite; returns a Report.
 
     `on_call(event, probe, limit_s)`, if given, is called with "start" and "end" around every
-    learner call (a progress display); it must not raise.
+    learner call (a progress display); it must not raise. A theory item's answers file is graded
+    against its key by grader/theory.py: nothing of the learner's runs, so no workers start.
     """
     item = bank.item(item_id)
+    if item.kind == "theory":
+        from grader import theory
+
+        return theory.grade(bank, item_id, target)
     seed = secrets.randbelow(2**31) if seed is None else seed
     target = Path(target).resolve()
     session = Session(item, target, bank.display(target), device, seed, bank, on_call)

@@ -39,6 +39,7 @@ Examples:
 def exercise(item_id, path, device, seed, fmt, output):
     """Grade your solution of exercise ID against its hidden checks."""
     from grader import judge, progress
+    from grader.cli.elapsed import Ticker
 
     bank = load_bank()
     item = find_item(bank, item_id)
@@ -46,15 +47,8 @@ def exercise(item_id, path, device, seed, fmt, output):
     path = readable_file(str(bank.stub_file(item.id)) if path is None else path)
     writable_output(output, path)
     try:
-        if item.kind == "theory":  # an answers file, graded against the key: no workers
-            from grader import theory
-
-            report = theory.grade(bank, item.id, path)
-        else:
-            from grader.cli.elapsed import Ticker
-
-            report = judge.grade(bank, item.id, path, device=device, seed=seed,
-                                 on_call=None if output else Ticker())
+        report = judge.grade(bank, item.id, path, device=device, seed=seed,
+                             on_call=None if output else Ticker())
     except KeyboardInterrupt:
         raise Interrupted() from None
     if report.usage_error:

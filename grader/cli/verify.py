@@ -50,14 +50,10 @@ def verify(item_ids, device, seed):
 
 
 def _verify_item(bank, item, device, seed):
-    from grader import judge, theory
+    from grader import judge
 
-    if item.kind == "theory":  # the key's own answers pass, the blank answers file fails
-        reference = theory.grade(bank, item.id, bank.solution_file(item.id))
-        stub = theory.grade(bank, item.id, bank.stub_file(item.id))
-    else:
-        reference = judge.grade(bank, item.id, bank.solution_file(item.id), device, seed)
-        stub = judge.grade(bank, item.id, bank.stub_file(item.id), device, seed)
+    reference = judge.grade(bank, item.id, bank.solution_file(item.id), device, seed)
+    stub = judge.grade(bank, item.id, bank.stub_file(item.id), device, seed)
     holds = _holds(reference, stub)
     click.echo(f"{item.id.ljust(26)}{_cell(reference).ljust(24)}{_cell(stub).ljust(24)}"
                + click.style("yes" if holds else "NO", fg="green" if holds else "red"),

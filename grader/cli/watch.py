@@ -72,13 +72,7 @@ def grade_once(bank, item_id, path, device, seed, own_file):
     if sys.stdout.isatty():  # only this run's report on screen, colour or not
         click.clear()
     try:
-        if bank.item(item_id).kind == "theory":  # an answers file: no workers
-            from grader import theory
-
-            report = theory.grade(bank, item_id, path)
-        else:
-            report = judge.grade(bank, item_id, path, device=device, seed=seed,
-                                 on_call=Ticker())
+        report = judge.grade(bank, item_id, path, device=device, seed=seed, on_call=Ticker())
     except KeyboardInterrupt:
         raise Interrupted() from None
     if report.usage_error:

@@ -166,6 +166,7 @@ class CheckWorkers:
 
     def reference(self, probe, **inputs):
         side, cap_s = self.session.reference, self.session.limits.cap_s
+        self.session.on_call("reference", probe, None)
         try:
             try:
                 reply, seconds = side.call(probe, inputs, cap_s, cap_s)
@@ -262,6 +263,7 @@ class SuitePlugin:
 
     def pytest_runtest_teardown(self, item):
         self.results.append(self._result(item))
+        self.session.on_call("check", self.results[-1].title, self.results[-1].status)
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -363,6 +365,7 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None):
 def _run(session, bank, report):
     session.reference.start()
     session.learner.start()
+    session.on_call("phase", "loading the reference and your file", None)
     reference_ready = session.reference.await_ready(session.limits.cap_s)
     if reference_ready is None or reference_ready["op"] == "internal":
         failure = session.reference.load_failure
@@ -380,11 +383,14 @@ def _run(session, bank, report):
     report.device = session.device
     report.device_name = reference_ready["device_name"]
     report.versions = reference_ready["versions"]
+    session.on_call("device", f"{session.device} ({report.device_name})", None)
+    session.on_call("phase", "loading your file", None)
     session.learner.await_ready(session.load_limit_s)
     report.memory = session.learner.memory_note or session.reference.memory_note
     if session.learner.load_failure:
         report.load_error = session.learner.load_failure[1]
     plugin = SuitePlugin(session)
+    session.on_call("phase", "collecting the checks", None)
     log = io.StringIO()
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         outcome = pytest.main(_pytest_args(bank.suite_dir(session.item.id)), plugins=[plugin])

@@ -6,11 +6,13 @@ other check still passes and the verdict of the broken one is what the test look
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
 
+import process_tree
 import pytest
 
 ITEM = "linear_regression_torch"
@@ -85,7 +87,12 @@ def grade_in_subprocess(path, timeout_s):
     """Grade `path` in a separate judge process; (exit code, report, seconds)."""
     started = time.monotonic()
     done = run_judge(path, timeout_s)
-    return done.returncode, json.loads(done.stdout), time.monotonic() - started
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        pytest.fail(f"the judge (exit {done.returncode}) printed no report: stdout "
+                    f"{done.stdout[-1000:]!r}; stderr {done.stderr[-3000:]}")
+    return done.returncode, report, time.monotonic() - started
 
 
 def test_an_endless_loop_times_out_and_the_run_still_ends_promptly(learner_file):
@@ -153,6 +160,8 @@ def test_huge_output_is_capped_and_the_judge_memory_stays_flat(tmp_path, learner
     """)
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=600, cwd=ROOT)
+    assert done.stdout.strip(), f"the judge (exit {done.returncode}) printed nothing: " \
+                                f"{done.stderr[-3000:]}"
     result = json.loads(done.stdout.splitlines()[-1])
     report = result["report"]
     limited = by_status(report).get("output_limit", [])
@@ -390,24 +399,104 @@ def test_an_interrupt_sent_by_the_learner_never_reads_as_a_pass(learner_file):
     assert '"passed"' not in done.stdout and "interrupted" in done.stderr, done.stderr
 
 
-def test_killing_the_reference_worker_is_not_charged_to_the_grader(grade_json, learner_file):
-    path = learner_file(ITEM, extra=textwrap.dedent("""
-        import os, signal
+IN_CALL = "dlprep-in-call"  # the name the learner's worker takes while its call waits
+
+
+def test_killing_the_reference_worker_is_not_charged_to_the_grader(bank_copy, learner_file,
+                                                                   tmp_path):
+    """The test kills the reference side of the judge it started, while the learner's call
+    runs: the judge's own child that holds the reference worker (the worker itself, or a shell
+    or sandbox wrapping it), and with it every process below it. The judge restarts it for the
+    checks that follow and the run passes. Nothing outside that judge's tree is touched."""
+    catalog = bank_copy / "grader" / "catalog.yaml"  # the learner's call waits for the test
+    text = catalog.read_text()
+    assert "    floor_s: 5\n" in text, "the catalog's default floor moved: update this test"
+    catalog.write_text(text.replace("    floor_s: 5\n", "    floor_s: 300\n", 1))
+    path = learner_file(ITEM, extra=textwrap.dedent(f"""
+        import ctypes, os, signal, time
+        _resumed = []
+        signal.signal(signal.SIGUSR1, lambda *_: _resumed.append(True))
+
+        def _call_me(name):  # visible from outside the worker's sandbox, unlike a file
+            try:
+                with open("/proc/self/comm", "w") as handle:
+                    handle.write(name)
+            except OSError:
+                ctypes.CDLL(None).prctl(15, name.encode(), 0, 0, 0)  # PR_SET_NAME
+
         def mse_loss(predictions, targets):
-            for entry in os.listdir("/proc"):
-                if entry.isdigit() and int(entry) != os.getpid():
-                    try:
-                        with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                            if b"grader.worker" in handle.read():
-                                os.kill(int(entry), signal.SIGKILL)
-                    except OSError:
-                        pass
+            if not _resumed:  # the first call waits until the test has killed the reference
+                _call_me({IN_CALL!r})
+                deadline = time.monotonic() + 240
+                while not _resumed and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                _call_me("python")
+                _resumed.append(True)
             return ((predictions - targets) ** 2).mean()
     """))
-    code, report = grade_json(ITEM, "--file", path)
+    out, err = tmp_path / "judge.stdout", tmp_path / "judge.stderr"
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        judge = subprocess.Popen(
+            [sys.executable, "-m", "grader", "exercise", ITEM, "--file", str(path), "--device",
+             "cpu", "--format", "json"], cwd=ROOT, stdout=stdout, stderr=stderr)
+    try:
+        learner = wait_for_named_descendant(judge, IN_CALL, within_s=300, stderr=err)
+        reference = reference_side(judge.pid, learner)
+        doomed = [reference, *process_tree.descendants(reference)]
+        os.kill(reference, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while any(map(process_tree.alive, doomed)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        survivors = [pid for pid in doomed if process_tree.alive(pid)]
+        assert not survivors, (f"killing the judge's reference child {reference} left "
+                               f"{[(pid, process_tree.cmdline(pid)) for pid in survivors]}")
+        os.kill(learner, signal.SIGUSR1)
+        judge.wait(timeout=600)
+    finally:
+        if judge.poll() is None:
+            judge.kill()
+            judge.wait()
+    report = judge_report(judge.returncode, out, err)
     assert report["internal_error"] is None, report["internal_error"]
     assert not by_status(report).get("internal_error"), report["checks"]
-    assert code == 0, f"exit {code}: a correct file whose code kills the reference still passes"
+    assert judge.returncode == 0, (f"exit {judge.returncode}: a correct file still passes when "
+                                   f"the reference is killed: {report['checks']}")
+
+
+def wait_for_named_descendant(judge, name, within_s, stderr):
+    """The pid of the process under `judge` whose thread took `name`."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        assert judge.poll() is None, (
+            f"the judge ended (exit {judge.returncode}) before the learner's call: "
+            f"{stderr.read_text()[-3000:]}")
+        for pid in process_tree.descendants(judge.pid):
+            if name in process_tree.thread_names(pid):
+                return pid
+        time.sleep(0.1)
+    pytest.fail(f"no learner call began within {within_s} s")
+
+
+def reference_side(judge_pid, learner):
+    """The judge's child that holds the reference worker: of the judge's children that run a
+    worker (themselves or below them, e.g. inside a sandbox), the one not holding `learner`."""
+    learner_branch = [learner, *process_tree.ancestors(learner)]
+    sides = [child for child in process_tree.children(judge_pid) if child not in learner_branch
+             and any("grader.worker" in process_tree.cmdline(pid)
+                     for pid in [child, *process_tree.descendants(child)])]
+    assert len(sides) == 1, (
+        f"expected one reference worker under the judge, found "
+        f"{[(pid, process_tree.cmdline(pid)) for pid in sides]}")
+    return sides[0]
+
+
+def judge_report(code, out, err):
+    """The JSON report a judge subprocess printed; a failure that shows its stderr if none."""
+    try:
+        return json.loads(out.read_text())
+    except ValueError:
+        pytest.fail(f"the judge (exit {code}) printed no report: stdout "
+                    f"{out.read_text()[-1000:]!r}; stderr {err.read_text()[-3000:]}")
 
 
 def test_a_deep_recursion_shows_a_short_traceback(grade_json, learner_file):

@@ -33,9 +33,27 @@ def grade_json(grade):
 
     def run(item_id, *args):
         result = grade("exercise", item_id, "--format", "json", "--device", "cpu", *args)
-        return result.exit_code, json.loads(result.stdout)
+        try:
+            return result.exit_code, json.loads(result.stdout)
+        except ValueError:
+            pytest.fail(f"`grade exercise {item_id}` (exit {result.exit_code}) printed no JSON "
+                        f"report: stdout {result.stdout[-1000:]!r}; stderr "
+                        f"{result.stderr[-3000:]}")
 
     return run
+
+
+@pytest.fixture
+def pristine_stub():
+    """`pristine_stub(item_id)`: the bank's own stub of an item, to grade instead of
+    `exercises/ID/ID.py`, which a learner may have edited (see grader/bank_stubs.py)."""
+    import contextlib
+
+    from grader.bank_stubs import bank_stub
+    from grader.catalog import Bank
+
+    with contextlib.ExitStack() as stack:
+        yield lambda item_id: stack.enter_context(bank_stub(Bank(), item_id)).path
 
 
 @pytest.fixture

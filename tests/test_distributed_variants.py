@@ -13,6 +13,7 @@ import time
 import pytest
 
 from grader import judge
+from grader.bank_stubs import bank_stub
 from grader.catalog import Bank
 from process_tree import descendants, listening_ports
 
@@ -307,7 +308,8 @@ def test_references_pass_and_every_check_of_a_stub_is_not_implemented():
     for item_id in ("distributed_torch", "distributed_jax"):
         reference = judge.grade(bank, item_id, bank.solution_file(item_id), device="cpu")
         assert reference.status == "passed", f"{item_id} reference: {reference.checks}"
-        stub = judge.grade(bank, item_id, bank.stub_file(item_id), device="cpu")
+        with bank_stub(bank, item_id) as graded:  # the bank's stub, not a learner's edits
+            stub = judge.grade(bank, item_id, graded.path, device="cpu")
         not_done = {check.name: check.status for check in stub.checks
                     if check.status != "not_implemented"}
         assert stub.status == "failed" and stub.checks and not not_done, (

@@ -1,4 +1,8 @@
-"""`grade verify [ID...]`: every reference passes its suite and every stub fails it."""
+"""`grade verify [ID...]`: every reference passes its suite and every stub fails it.
+
+The stub graded is the bank's own: the working file in exercises/ while its digest matches
+grader/stubs.sha256, else the committed one (grader/bank_stubs.py); each row says which.
+"""
 
 import secrets
 
@@ -50,14 +54,18 @@ def verify(item_ids, device, seed):
 
 
 def _verify_item(bank, item, device, seed):
+    """Grade the reference and the bank's stub (never a learner's edits: see bank_stubs)."""
     from grader import judge
+    from grader.bank_stubs import bank_stub
 
     reference = judge.grade(bank, item.id, bank.solution_file(item.id), device, seed)
-    stub = judge.grade(bank, item.id, bank.stub_file(item.id), device, seed)
+    with bank_stub(bank, item.id) as graded:
+        stub = judge.grade(bank, item.id, graded.path, device, seed)
     holds = _holds(reference, stub)
     click.echo(f"{item.id.ljust(26)}{_cell(reference).ljust(24)}{_cell(stub).ljust(24)}"
                + click.style("yes" if holds else "NO", fg="green" if holds else "red"),
                color=use_color())
+    click.echo(f"    stub: {graded.note}")
     if not holds:
         _explain(reference, "reference")
         _explain(stub, "stub")

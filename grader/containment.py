@@ -16,6 +16,9 @@ import signal
 import time
 
 _PR_SET_CHILD_SUBREAPER = 36
+# processes and threads of one worker and all it starts: XLA and PyTorch start a pool of threads
+# per core each (about 20 per worker on 2 cores), the distributed items a few ranks
+PIDS_MAX = max(256, 8 * (os.cpu_count() or 1))
 _counter = itertools.count()
 
 
@@ -29,16 +32,16 @@ def become_subreaper():
 
 
 def _own_cgroup_dirs():
-    """(v2 dir or None, v1 memory dir or None) of this process, as mounted here."""
-    v2_dir = v1_dir = None
+    """(v2 dir, v1 memory dir, v1 pids dir) of this process as mounted here; None where absent."""
+    v2_dir = v1_dir = v1_pids_dir = None
     try:
         with open("/proc/self/cgroup") as handle:
             lines = handle.read().splitlines()
         with open("/proc/self/mountinfo") as handle:
             mounts = handle.read().splitlines()
     except OSError:
-        return None, None
-    v2_mount = v1_mount = None
+        return None, None, None
+    v2_mount = v1_mount = v1_pids_mount = None
     for line in mounts:
         fields = line.split(" - ")
         if len(fields) != 2:
@@ -49,13 +52,17 @@ def _own_cgroup_dirs():
             v2_mount = mount_point
         elif fstype == "cgroup" and "memory" in options.split(","):
             v1_mount = mount_point
+        elif fstype == "cgroup" and "pids" in options.split(","):
+            v1_pids_mount = mount_point
     for line in lines:
         hierarchy, controllers, path = line.split(":", 2)
         if hierarchy == "0" and v2_mount:
             v2_dir = os.path.join(v2_mount, path.lstrip("/"))
         elif "memory" in controllers.split(",") and v1_mount:
             v1_dir = os.path.join(v1_mount, path.lstrip("/"))
-    return v2_dir, v1_dir
+        elif "pids" in controllers.split(",") and v1_pids_mount:
+            v1_pids_dir = os.path.join(v1_pids_mount, path.lstrip("/"))
+    return v2_dir, v1_dir, v1_pids_dir
 
 
 class _Cgroup:
@@ -66,9 +73,9 @@ class _Cgroup:
         self.version = version
 
     @classmethod
-    def create(cls, memory_bytes):
-        v2_dir, v1_dir = _own_cgroup_dirs()
-        name = f"dlprep-{os.getpid()}-{next(_counter)}"
+    def create(cls, memory_bytes, name=None):
+        v2_dir, v1_dir, _ = _own_cgroup_dirs()
+        name = name or f"dlprep-{os.getpid()}-{next(_counter)}"
         for parent, version, limit_file in ((v2_dir, 2, "memory.max"),
                                             (v1_dir, 1, "memory.limit_in_bytes")):
             if not parent:
@@ -86,10 +93,43 @@ class _Cgroup:
                     group._try_write("memory.memsw.limit_in_bytes", str(memory_bytes))
                 else:
                     group._try_write("memory.swap.max", "0")
+                    group._try_write("pids.max", str(PIDS_MAX))
                 return group
             except OSError:
                 group.remove()
         return None
+
+    @classmethod
+    def create_pids(cls, name):
+        """A v1 pids cgroup with pids.max (v2 sets pids.max in the memory cgroup itself)."""
+        _, _, parent = _own_cgroup_dirs()
+        if not parent:
+            return None
+        _remove_stale(parent)
+        path = os.path.join(parent, name)
+        try:
+            os.mkdir(path)
+        except OSError:
+            return None
+        group = cls(path, 1)
+        try:
+            group._write("pids.max", str(PIDS_MAX))
+        except OSError:
+            group.remove()
+            return None
+        return group
+
+    def pids_exhausted(self):
+        """Whether a fork or thread creation was refused by pids.max."""
+        try:
+            with open(os.path.join(self.path, "pids.events")) as handle:
+                return any(line.split()[:1] == ["max"] and int(line.split()[1]) > 0
+                           for line in handle)
+        except (OSError, ValueError, IndexError):
+            return False
+
+    def has_pids_limit(self):
+        return os.path.exists(os.path.join(self.path, "pids.max"))
 
     def _write(self, name, text):
         with open(os.path.join(self.path, name), "w") as handle:
@@ -174,11 +214,15 @@ def _kill(pid):
 
 
 class Containment:
-    """What holds one worker: a cgroup where possible, always its process group."""
+    """What holds one worker: cgroups where possible (memory, and the process count), always its
+    process group."""
 
     def __init__(self, memory_mb):
         self.memory_mb = memory_mb
         self.cgroup = _Cgroup.create(memory_mb * 1024 * 1024) if memory_mb else None
+        self.pids_cgroup = None
+        if self.cgroup is not None and not self.cgroup.has_pids_limit():
+            self.pids_cgroup = _Cgroup.create_pids(os.path.basename(self.cgroup.path))
         self.pgid = None
 
     @property
@@ -187,18 +231,37 @@ class Containment:
             return f"{self.memory_mb} MiB, enforced (cgroup v{self.cgroup.version})"
         return "not enforced (no writable cgroup on this machine)"
 
+    @property
+    def pids_limit(self):
+        return PIDS_MAX if self._pids_group() else None
+
+    def _pids_group(self):
+        if self.pids_cgroup:
+            return self.pids_cgroup
+        return self.cgroup if self.cgroup and self.cgroup.has_pids_limit() else None
+
+    def _groups(self):
+        return [group for group in (self.cgroup, self.pids_cgroup) if group]
+
     def adopt(self, pid):
         """Put a freshly started worker (its own session leader) under this containment."""
         self.pgid = pid
-        if self.cgroup:
+        for group in self._groups():
             try:
-                self.cgroup.adopt(pid)
+                group.adopt(pid)
             except OSError:
-                self.cgroup.remove()
-                self.cgroup = None
+                group.remove()
+                if group is self.cgroup:
+                    self.cgroup = None
+                else:
+                    self.pids_cgroup = None
 
     def oom_killed(self):
         return bool(self.cgroup and self.cgroup.oom_killed())
+
+    def pids_exhausted(self):
+        group = self._pids_group()
+        return bool(group and group.pids_exhausted())
 
     def kill_all(self):
         """Kill every process of the worker: its group, its cgroup, and orphans re-parented to us."""
@@ -207,12 +270,12 @@ class Containment:
                 os.killpg(self.pgid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        if self.cgroup:
-            self.cgroup.kill()
+        for group in self._groups():
+            group.kill()
 
     def release(self):
-        if self.cgroup:
-            self.cgroup.remove()
+        for group in self._groups():
+            group.remove()
 
 
 def remove_stale_workdirs():

@@ -103,8 +103,21 @@ def enforceable_limits(bank):
             "; a cgroup holds even processes that leave the group" if cgroup else
             "; orphans re-parented to the grader and killed" if subreaper else
             "; processes that leave the group (setsid) may survive"),
-        "sandbox": "no filesystem or PID sandbox yet: graded code runs as your user",
+        "process count": (f"at most {probe.pids_limit} processes and threads per worker"
+                          if probe.pids_limit else "not limited (no writable pids cgroup)"),
+        "sandbox": sandbox_fact(),
     }
+
+
+def sandbox_fact():
+    """What --sandbox auto gives here, and which protections hold; or why none does."""
+    from grader import sandbox
+
+    choice = sandbox.choose("auto")
+    if choice.kind == "none":
+        return (f"none: graded code runs as your user and sees your files ({choice.reason}). "
+                "--require-sandbox refuses to grade here.")
+    return (f"{choice.kind} ({choice.binary}): " + "; ".join(sandbox.PROTECTIONS))
 
 
 def paths(bank):

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy
 import pytest
 
-from grader import verdicts
+from grader import sandbox, verdicts
 from grader.containment import become_subreaper, remove_stale_workdirs, sweep_orphans
 from grader.report import CheckResult, Report
 from grader.verdicts import InternalFault, LearnerFault
-from grader.workers import OutputLog, WorkerGone, WorkerProcess, WorkerSpec
+from grader.workers import NO_SANDBOX, OutputLog, WorkerGone, WorkerProcess, WorkerSpec
 
 NOT_RUN = "not run: your file did not load"
 # float32 tolerances per device (GPU matrix products and convolutions may run in TF32)
@@ -184,8 +184,8 @@ class CheckWorkers:
     def learner(self, probe, **inputs):
         session = self.session
         reference_s = self.timing.reference_s.get(probe)
-        limit_s = (session.limits.for_reference(reference_s) if reference_s is not None
-                   else session.limits.cap_s)
+        limit_s = session.bounded(session.limits.for_reference(reference_s)
+                                  if reference_s is not None else session.limits.cap_s, probe)
         session.on_call("start", probe, limit_s)
         try:
             reply, seconds = session.learner.call(probe, inputs, limit_s, session.load_limit_s)
@@ -265,6 +265,9 @@ class SuitePlugin:
         self.results.append(self._result(item))
         self.session.on_call("check", self.results[-1].title, self.results[-1].status)
 
+    def pytest_collection_finish(self, session):
+        self.session.start_clock(len(session.items))
+
     def pytest_collectreport(self, report):
         if report.failed:
             self.problems.append(f"the suite could not be collected: {report.longreprtext}")
@@ -309,7 +312,8 @@ class SuitePlugin:
 class Session:
     """Everything one grading run shares: workers, seed, device, limits."""
 
-    def __init__(self, item, target, display, device, seed, bank, on_call=None):
+    def __init__(self, item, target, display, device, seed, bank, on_call=None,
+                 sandbox_choice=None):
         self.item = item
         self.on_call = on_call or (lambda event, probe, limit_s: None)  # progress display
         self.seed = seed
@@ -318,7 +322,8 @@ class Session:
         suite = bank.suite_dir(item.id)
         spec = dict(module=item.id, probes=suite / "probes.py", framework=item.framework,
                     device=device, memory_mb=self.limits.memory_mb,
-                    cpu_devices=item.cpu_devices)
+                    cpu_devices=item.cpu_devices,
+                    sandbox=sandbox_choice or NO_SANDBOX)
         reference_file = bank.solution_file(item.id)
         self.reference = Side(WorkerSpec(role="reference", target=reference_file,
                                          display=bank.display(reference_file), **spec),
@@ -327,10 +332,33 @@ class Session:
                             OutputLog())
         self.device = None
         self.tolerance = None
+        self.deadline = None  # perf_counter() past which no call starts (the overall limit)
+        self.overall_limit_s = None
+
+    def bounded(self, limit_s, probe):
+        """`limit_s`, shortened to what is left of the grading's overall limit."""
+        if self.deadline is None:
+            return limit_s
+        left = self.deadline - time.perf_counter()
+        if left <= 0:
+            raise LearnerFault(verdicts.TIMEOUT, f"Not run: the grading's overall limit of "
+                               f"{self.overall_limit_s:.0f} s was reached before `{probe}` "
+                               "could be called.")
+        return min(limit_s, left)
+
+    def start_clock(self, checks):
+        """The overall limit: every load limit and every check's cap, from now."""
+        self.overall_limit_s = 2 * self.load_limit_s + checks * self.limits.cap_s
+        self.deadline = time.perf_counter() + self.overall_limit_s
 
 
-def grade(bank, item_id, target, device="auto", seed=None, on_call=None):
+def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox_kind=None,
+          require_sandbox=False):
     """Grade `target` (a path) against the item's hidden suite; returns a Report.
+
+    `sandbox_kind` (auto, bwrap, none; default $DLPREP_SANDBOX or auto) says what workers run
+    in; a sandbox that cannot start, when bwrap or `require_sandbox` demands one, is a usage
+    error in the report (nothing ran).
 
     `on_call(event, probe, limit_s)`, if given, is called with "start" and "end" around every
     learner call (a progress display); it must not raise. A theory item's answers file is graded
@@ -343,9 +371,19 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None):
         return theory.grade(bank, item_id, target)
     seed = secrets.randbelow(2**31) if seed is None else seed
     target = Path(target).resolve()
-    session = Session(item, target, bank.display(target), device, seed, bank, on_call)
     report = Report(exercise=item.id, file=bank.display(target), seed=seed,
-                    limits=session.limits.describe(), framework=item.framework)
+                    limits=Limits(**item.limits).describe(), framework=item.framework)
+    try:
+        choice = sandbox.choose(sandbox_kind)
+    except sandbox.Unavailable as exc:
+        report.usage_error = str(exc)
+        return report
+    report.sandbox = choice.describe()
+    if require_sandbox and choice.kind == "none":
+        report.usage_error = (f"grading needs a sandbox (--require-sandbox), and none can "
+                              f"start: {choice.reason}")
+        return report
+    session = Session(item, target, bank.display(target), device, seed, bank, on_call, choice)
     remove_stale_workdirs()
     subreaper = become_subreaper()
     started = time.perf_counter()
@@ -358,6 +396,7 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None):
             sweep_orphans(keep=set())
         report.learner_output = session.learner.log.text()
         report.learner_output_bytes = session.learner.log.total
+        report.overall_limit_s = session.overall_limit_s
         report.elapsed_s = round(time.perf_counter() - started, 2)
     return report
 

@@ -325,11 +325,32 @@ class Given:
     value: object
 
 
+def read_answers_file(path):
+    """The answers file's text; AnswersProblem past ANSWERS_CAP bytes (never read whole)."""
+    with open(path, "rb") as handle:
+        data = handle.read(ANSWERS_CAP + 1)
+    if len(data) > ANSWERS_CAP:
+        raise AnswersProblem(f"the answers file is larger than {ANSWERS_CAP // 1024} KiB; it "
+                             "holds one short line per question")
+    return data.decode("utf-8")
+
+
 def load_answers(text, key):
-    """{question id: Given} from the answers file's text, or AnswersProblem naming the line."""
+    """{question id: Given} from the answers file's text, or AnswersProblem naming the line.
+
+    Anchors and aliases are refused before anything is built: an answers file never needs
+    them, and nested aliases can expand a small file into billions of nodes.
+    """
     import yaml
 
+    if len(text) > ANSWERS_CAP:
+        raise AnswersProblem(f"the answers file is larger than {ANSWERS_CAP // 1024} KiB")
     try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+                raise AnswersProblem(f"line {token.start_mark.line + 1}: anchors and aliases "
+                                     "(`&name`, `*name`) are not allowed in an answers file; "
+                                     "write each answer out")
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         values = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -356,6 +377,9 @@ def load_answers(text, key):
             value = value_node.value  # the text as written: `1e-3`, `True`, `6.0` stay text
         given[name] = Given(line=line, value=value)
     return given
+
+
+ANSWERS_CAP = 256 * 1024  # bytes of an answers file
 
 
 def _yaml_problem(exc):
@@ -390,7 +414,7 @@ def grade(bank, item_id, path):
         report.internal_error = str(exc)
         return report
     try:
-        given = load_answers(Path(path).read_text(encoding="utf-8"), key)
+        given = load_answers(read_answers_file(Path(path)), key)
     except (AnswersProblem, UnicodeDecodeError, OSError) as exc:
         report.load_error = (str(exc) if isinstance(exc, AnswersProblem)
                              else f"the answers file cannot be read as UTF-8 text ({exc})")

@@ -17,10 +17,11 @@ import threading
 import time
 from pathlib import Path
 
-from grader import channel, verdicts
+from grader import channel, sandbox, verdicts
 from grader.containment import Containment
 
 POLL_S = 0.05
+NO_SANDBOX = sandbox.Choice("none", reason="not asked for")
 WORKDIR_PREFIX = "dlprep-"  # then the judge's pid, so stale ones can be found
 
 
@@ -37,6 +38,7 @@ class WorkerSpec:
     output_cap: int = 1024 * 1024  # bytes of stdout + stderr before the worker is killed
     frame_cap: int = channel.DEFAULT_CAP
     cpu_devices: int = None  # host devices XLA creates (the item's cpu_devices)
+    sandbox: object = NO_SANDBOX  # a grader.sandbox.Choice
 
 
 class WorkerGone(Exception):
@@ -85,15 +87,30 @@ class WorkerProcess:
     # --- life cycle ----------------------------------------------------------------------------
 
     def start(self):
-        """Exec a fresh interpreter and send it `init`; does not wait for it to be ready."""
+        """Exec a fresh interpreter and send it `init`; does not wait for it to be ready.
+
+        In a sandbox the worker starts behind a shell that waits for one line on its stdin:
+        the judge first moves that shell into the worker's cgroup, so bwrap and everything it
+        starts are born inside the limits.
+        """
         request_read, self.request_fd = os.pipe()
         self.reply_fd, reply_write = os.pipe()
         package_root = str(Path(__file__).resolve().parent.parent)
-        env = worker_environment(self.spec.device, package_root, self.spec.cpu_devices)
+        spec, choice = self.spec, self.spec.sandbox
+        env = choice.environment(worker_environment(spec.device, package_root, spec.cpu_devices))
+        target, probes = str(spec.target), str(spec.probes)
+        argv = [sys.executable] + sandbox.interpreter_flags() + [
+            "-m", "grader.worker", str(request_read), str(reply_write)]
+        if choice.kind != "none":
+            view = sandbox.View(target=self._private_copy(spec.target) if spec.role == "learner"
+                                else spec.target, probes_dir=spec.probes.parent)
+            target, probes = view.target_inside(), view.probes_inside(spec.probes.name)
+            argv = ["/bin/sh", "-c", 'read -r _ || exit 1; exec "$@" </dev/null', "sh"] + \
+                choice.command(argv, view, spec.device)
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-s", "-m", "grader.worker", str(request_read), str(reply_write)],
-            pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL,
+            argv, pass_fds=(request_read, reply_write),
+            stdin=subprocess.DEVNULL if choice.kind == "none" else subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.workdir, env=env,
             start_new_session=True,
         )
@@ -101,15 +118,29 @@ class WorkerProcess:
         os.close(reply_write)
         os.set_blocking(self.request_fd, False)
         self.containment.adopt(self.process.pid)
+        if self.process.stdin is not None:  # the shim is in the cgroup now: let it start bwrap
+            try:
+                self.process.stdin.write(b"go\n")
+                self.process.stdin.close()
+            except OSError:
+                pass
         for stream in (self.process.stdout, self.process.stderr):
             drain = threading.Thread(target=self._drain, args=(stream,), daemon=True)
             drain.start()
             self.drains.append(drain)
         self._send({
-            "op": "init", "target": str(self.spec.target), "display": self.spec.display,
-            "module": self.spec.module, "probes": str(self.spec.probes),
-            "framework": self.spec.framework, "device": self.spec.device,
+            "op": "init", "target": target, "display": spec.display,
+            "module": spec.module, "probes": probes,
+            "framework": spec.framework, "device": spec.device,
         }, deadline=time.perf_counter() + 10)
+
+    def _private_copy(self, path):
+        """The learner's file as the judge read it, in the judge's own folder (mode 0700): the
+        worker imports exactly these bytes, whatever happens to the original later."""
+        copy = Path(self.workdir) / "target" / Path(path).name
+        copy.parent.mkdir(mode=0o700)
+        shutil.copyfile(path, copy)
+        return copy
 
     def await_ready(self, limit_s):
         """The worker's first reply (ready, load_failed, no_device or internal) and its time."""
@@ -244,7 +275,8 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             pass
         code = self.process.returncode
-        oom = code == -signal.SIGKILL and self.containment.oom_killed()
+        killed_by = sandbox.exit_signal(code, self.spec.sandbox)
+        oom = killed_by == signal.SIGKILL and self.containment.oom_killed()
         self.stop()
         if self.over_output_cap:
             gone = WorkerGone(verdicts.OUTPUT_LIMIT, f"printed more than "
@@ -252,8 +284,12 @@ class WorkerProcess:
         elif oom:
             gone = WorkerGone(verdicts.MEMORY, f"used more than the memory limit of "
                               f"{self.spec.memory_mb} MiB and was stopped")
-        elif code is not None and code < 0:
-            name = signal.Signals(-code).name if -code in signal.valid_signals() else -code
+        elif self.containment.pids_exhausted() and code != 0:
+            gone = WorkerGone(verdicts.CRASHED, f"ended after it reached the limit of "
+                              f"{self.containment.pids_limit} processes and threads")
+        elif killed_by is not None:
+            name = signal.Signals(killed_by).name if killed_by in signal.valid_signals() \
+                else killed_by
             gone = WorkerGone(verdicts.CRASHED, f"was killed by signal {name}")
         else:
             gone = WorkerGone(verdicts.CRASHED, f"ended its process (exit status {code}) without "

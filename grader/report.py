@@ -17,6 +17,20 @@ def printable(text):
 
 
 OUTPUT_LINES = 40  # of the learner's output shown in the text report
+# verdicts that are nouns, counted in the summary ("9 errors"); the others read as adjectives
+PLURALS = {verdicts.ERROR: "errors", verdicts.TIMEOUT: "timeouts",
+           verdicts.OUTPUT_LIMIT: "output limits", verdicts.INTERNAL: "internal errors"}
+
+
+def plural(count, one, many=None):
+    """"1 check", "2 checks"; `many` for the irregular ones."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
+def counted(count, verdict):
+    """A count of checks with one verdict, as the summary says it: "1 error", "9 errors"."""
+    many = PLURALS.get(verdict) if count != 1 else None
+    return f"{count} {many or verdicts.label(verdict)}"
 
 
 class ExitCode(enum.IntEnum):
@@ -115,12 +129,14 @@ class Report:
     def to_json(self):
         return json.dumps(self.to_dict(), indent=2)
 
-    def to_text(self, style=lambda text, **_: text):
+    def to_text(self, style=lambda text, **_: text, next_steps=False):
+        """The report for people; `next_steps` (practice, never an assessment) ends it with
+        what to do next: a hint after a failure, the solution and the next item after a pass."""
         lines = self._header(style)
         if self.load_error:
             lines += ["", style("Your file did not load:", fg="red", bold=True)]
             lines += ["  " + printable(line) for line in self.load_error.splitlines()]
-            lines += [f"  ({len(self.checks)} checks not run)"]
+            lines += [f"  ({plural(len(self.checks), 'check')} not run)"]
         if self.internal_error:
             lines += ["", style("Internal error (not your fault; please report it):",
                                 fg="magenta", bold=True)]
@@ -135,7 +151,19 @@ class Report:
             lines += ["  | " + printable(line)
                       for line in self.learner_output.splitlines()[:OUTPUT_LINES]]
         lines += ["", self._summary(style)]
+        if next_steps:
+            lines += self._next_steps()
         return "\n".join(lines)
+
+    def _next_steps(self):
+        """The practice commands to run next, as lines (none after an internal error)."""
+        if self.status == "passed":
+            return [f"Next: `grade solution {self.exercise}` shows the reference to compare "
+                    "with yours; `grade next` names the next exercise."]
+        if self.status == "failed":
+            return [f"Next: `grade hint {self.exercise}` gives a hint for the first task that "
+                    "failed; fix it and grade again."]
+        return []
 
     def _checks_text(self, style):
         lines, task, seen = [], object(), {}
@@ -179,7 +207,7 @@ class Report:
         counts = {}
         for check in self.checks:
             counts[check.status] = counts.get(check.status, 0) + 1
-        parts = ", ".join(f"{n} {verdicts.label(status)}" for status, n in counts.items())
+        parts = ", ".join(counted(n, status) for status, n in counts.items())
         colour = {"passed": "green", "failed": "red", "error": "magenta"}[self.status]
         return style(f"{self.status.upper()}  score {self.score}/{self.max_score}"
                      f"{' · ' + parts if parts else ''} · {self.elapsed_s:.1f} s", fg=colour,

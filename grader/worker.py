@@ -141,6 +141,16 @@ class Worker:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 return {"op": "fault", "verdict": "error", "message": self._describe(exc)}
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            import re
+
+            # Python refused the call's arguments ("build_model() missing 2 required positional
+            # arguments"): the call failed, not its result; the signature is not the task's
+            called = re.match(r"([A-Za-z_][\w.]*)\(\) (?:missing|takes|got)", str(exc))
+            name = called.group(1).removesuffix(".__init__") if called else ""
+            if isinstance(exc, TypeError) and callable(getattr(self.target, name.split(".")[0],
+                                                               None)):
+                return {"op": "fault", "verdict": "error",
+                        "message": f"calling `{name}(...)` failed: {detail}"}
             return {"op": "fault", "verdict": "error",
                     "message": f"your code's result could not be used: {detail}"}
         if isinstance(exc, NotImplementedError):

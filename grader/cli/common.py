@@ -46,10 +46,12 @@ def load_bank():
 
 
 def find_item(bank, item_id):
+    """The item, its id matched in any case (`CNN_JAX` is cnn_jax); a UserError if none."""
     from grader.catalog import UnknownItem
 
+    same = [known for known in bank.items if known.lower() == item_id.lower()]
     try:
-        return bank.item(item_id)
+        return bank.item(same[0] if len(same) == 1 else item_id)
     except UnknownItem as exc:
         raise UserError(str(exc)) from None
 
@@ -89,7 +91,14 @@ def writable_output(path, graded):
 
 
 def use_color():
-    return "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    """False when NO_COLOR is set (https://no-color.org); else None: click colours a
+    terminal and strips the styles from a pipe or a file."""
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def echo(text="", **style):
+    """click.echo of `text` styled with `style` (bold=True, fg="red"), honouring NO_COLOR."""
+    click.echo(click.style(text, **style) if style else text, color=use_color())
 
 
 def emit(text, output):

@@ -4,8 +4,6 @@ import click
 
 from grader.cli.common import (
     DEVICES,
-    Interrupted,
-    UserError,
     emit,
     find_item,
     is_own_stub,
@@ -38,22 +36,17 @@ Examples:
               help="Write the report to this file instead of the terminal.")
 def exercise(item_id, path, device, seed, fmt, output):
     """Grade your solution of exercise ID against its hidden checks."""
-    from grader import judge, progress
-    from grader.cli.elapsed import Ticker
+    from grader import progress
+    from grader.cli.elapsed import graded
 
     bank = load_bank()
     item = find_item(bank, item_id)
     own_file = is_own_stub(bank, item.id, path)  # progress is recorded for it alone
     path = readable_file(str(bank.stub_file(item.id)) if path is None else path)
     writable_output(output, path)
-    try:
-        report = judge.grade(bank, item.id, path, device=device, seed=seed,
-                             on_call=None if output else Ticker())
-    except KeyboardInterrupt:
-        raise Interrupted() from None
-    if report.usage_error:
-        raise UserError(report.usage_error)
-    emit(report.to_json() if fmt == "json" else report.to_text(click.style), output)
+    report = graded(bank, item, path, device, seed)
+    emit(report.to_json() if fmt == "json" else report.to_text(click.style, next_steps=True),
+         output)
     if own_file and report.status != "error":
         progress.record(bank, report)
     raise SystemExit(int(report.exit_code))

@@ -15,8 +15,7 @@ import click
 
 from grader.cli.common import (
     DEVICES,
-    Interrupted,
-    UserError,
+    echo,
     find_item,
     is_own_stub,
     load_bank,
@@ -56,8 +55,8 @@ def watch(item_id, path, device, seed, max_runs):
         if max_runs and runs >= max_runs:
             raise SystemExit(int(report.exit_code))
         try:
-            click.secho(f"\nWatching {bank.display(path)}: save it to grade again, Ctrl-C to "
-                        "stop.", dim=True)
+            echo(f"\nWatching {bank.display(path)}: save it to grade again, Ctrl-C to "
+                 "stop.", dim=True)
             wait_for_save(path, stamp)
         except KeyboardInterrupt:
             click.echo("\nStopped watching.")
@@ -65,19 +64,15 @@ def watch(item_id, path, device, seed, max_runs):
 
 
 def grade_once(bank, item_id, path, device, seed, own_file):
-    """Grade once and show only this run's report; records progress for the learner's file."""
-    from grader import judge, progress
-    from grader.cli.elapsed import Ticker
+    """Grade once and show only this run's report, with the header and progress while it runs
+    (never a blank screen); records progress for the learner's file."""
+    from grader import progress
+    from grader.cli.elapsed import graded
 
     if sys.stdout.isatty():  # only this run's report on screen, colour or not
         click.clear()
-    try:
-        report = judge.grade(bank, item_id, path, device=device, seed=seed, on_call=Ticker())
-    except KeyboardInterrupt:
-        raise Interrupted() from None
-    if report.usage_error:
-        raise UserError(report.usage_error)
-    click.echo(report.to_text(click.style), color=use_color())
+    report = graded(bank, bank.item(item_id), path, device, seed)
+    click.echo(report.to_text(click.style, next_steps=True), color=use_color())
     if own_file and report.status != "error":
         progress.record(bank, report)
     sys.stdout.flush()

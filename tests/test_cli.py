@@ -62,6 +62,8 @@ def test_the_text_report_names_device_versions_and_seed(grade):
     assert result.exit_code == 0, result.output
     header = result.output.splitlines()[1]
     assert "device cpu" in header and "torch 2" in header and "seed 5" in header, header
+    # not a terminal: no progress lines, no redrawn status line
+    assert "starting workers" not in result.output and "\r" not in result.output
 
 
 def test_output_writes_the_report_to_a_file(grade, tmp_path):
@@ -223,9 +225,32 @@ def test_ctrl_c_during_a_command_exits_130_not_1(grade, monkeypatch):
     assert "Aborted" not in result.output
 
 
-def test_an_id_in_the_wrong_case_gets_a_suggestion(grade):
-    result = grade("exercise", "LINEAR_REGRESSION_JAX")
+def test_a_misspelt_id_in_the_wrong_case_gets_a_suggestion(grade):
+    result = grade("exercise", "LINEAR_REGRESION_JAX")
     assert result.exit_code == 2 and "Did you mean linear_regression_jax" in result.output
+
+
+@pytest.mark.parametrize("command", ["hint", "solution", "quiz"])
+def test_an_id_is_matched_in_any_case(grade, command):
+    item_id = "THEORY_SPEED" if command == "quiz" else "CNN_JAX"
+    result = grade(command, item_id)
+    assert "There is no exercise" not in result.output, result.output
+    assert item_id.lower() in result.output, result.output
+
+
+def test_a_function_called_with_the_wrong_arguments_is_reported_as_a_failed_call(
+        grade_json, learner_file):
+    path = learner_file("linear_regression_torch",
+                        extra="def build_model(in_features, out_features, bias, depth):\n"
+                              "    raise AssertionError('never called')\n")
+    code, report = grade_json("linear_regression_torch", "--file", path, "--seed", "3")
+    messages = [check["message"] for check in report["checks"] if check["status"] == "error"]
+    assert code == 1 and messages, report
+    called = [message for message in messages if "fit" not in message]  # the suite's calls
+    assert called and all(message.startswith("calling `build_model(...)` failed: TypeError: ")
+                          and "missing 2 required positional arguments" in message
+                          for message in called), messages
+    assert not any("could not be used" in message for message in messages), messages
 
 
 def test_output_may_not_overwrite_the_graded_file(grade, learner_file):
@@ -249,3 +274,47 @@ def test_an_unwritable_progress_file_still_prints_the_report(grade, tmp_path, mo
 def test_verify_prints_its_seed_for_replay(grade):
     result = grade("verify", "linear_regression_torch", "--device", "cpu", "--seed", "11")
     assert result.exit_code == 0 and "seed 11 (replay with --seed 11)" in result.output
+
+
+def a_report(*statuses):
+    from grader.report import CheckResult, Report
+
+    report = Report(exercise="cnn_jax", file="cnn_jax.py", seed=1, limits="")
+    report.checks = [CheckResult(name=f"check_{n}", task=1, status=status, message="",
+                                 time_s=0.0, limit_s=None) for n, status in enumerate(statuses)]
+    return report
+
+
+def test_the_summary_counts_verdicts_in_the_plural_when_there_are_several():
+    summary = a_report(*["error"] * 9, "timeout", "timeout", "output_limit", "failed",
+                       "failed").to_text().splitlines()[-1]
+    assert "9 errors, 2 timeouts, 1 output limit, 2 failed" in summary, summary
+    single = a_report("error", "not_implemented", "not_implemented").to_text()
+    assert "1 error, 2 not implemented" in single.splitlines()[-1], single
+
+
+def test_a_file_that_did_not_load_counts_its_checks_not_run_in_the_singular_too():
+    report = a_report("error")
+    report.load_error = "SyntaxError"
+    assert "(1 check not run)" in report.to_text(), report.to_text()
+
+
+def test_a_practice_report_ends_with_the_next_step_and_only_when_asked():
+    failed, passed = a_report("passed", "failed"), a_report("passed")
+    assert failed.to_text(next_steps=True).splitlines()[-1].startswith(
+        "Next: `grade hint cnn_jax`"), failed.to_text(next_steps=True)
+    last = passed.to_text(next_steps=True).splitlines()[-1]
+    assert "`grade solution cnn_jax`" in last and "`grade next`" in last, last
+    for report in (failed, passed):  # an assessment turns them off
+        assert "Next:" not in report.to_text() and "grade hint" not in report.to_json()
+    broken = a_report("internal_error")
+    assert "Next:" not in broken.to_text(next_steps=True)
+
+
+def test_grade_exercise_ends_a_failed_text_report_with_a_hint_but_never_its_json(grade):
+    text = grade("exercise", "theory_speed")
+    assert text.exit_code == 1 and text.output.rstrip().splitlines()[-1].startswith(
+        "Next: `grade hint theory_speed`"), text.output
+    assert "starting workers" not in text.output  # not a terminal: no progress
+    document = grade("exercise", "theory_speed", "--format", "json")
+    assert "Next:" not in document.output and json.loads(document.stdout)["status"] == "failed"

@@ -94,6 +94,41 @@ def test_next_keeps_twins_adjacent_and_says_when_everything_passed(grade, tmp_pa
     assert result.exit_code == 0 and f"All {len(order)} items passed" in result.output
 
 
+def test_list_prints_its_summary_line_once(grade):
+    result = grade("list")
+    assert result.exit_code == 0 and result.output.count("items passed") == 1, result.output
+
+
+def test_next_shows_the_twin_of_the_next_item_with_its_status(grade, tmp_path):
+    write_progress(tmp_path, {TWIN: {"status": "failing", "score": 2, "max_score": 11}})
+    result = grade("next")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"Next: {ITEM} "), result.output
+    assert lines[1].startswith(f"Twin: {TWIN} (") and "failing, last score 2/11" in lines[1] \
+        and "in jax" in lines[1], result.output
+
+
+def test_list_hint_and_doctor_honour_no_color(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from grader import doctor
+    from grader.cli import cli
+
+    write_progress(tmp_path, {ITEM: {"status": "passed", "score": 1, "max_score": 1}})
+    fake = {"grader": "dlprep", "frameworks": {"torch": {"error": "broken"}},
+            "limits": {"time": "enforced"}, "paths": {"bank": "here"}}
+    monkeypatch.setattr(doctor, "facts", lambda bank: fake)
+    runner = CliRunner()
+    for args in (["list"], ["hint", ITEM], ["doctor"]):
+        coloured = runner.invoke(cli, args, color=True)  # as on a terminal
+        assert "\033[" in coloured.output, (args, coloured.output)  # the test can fail
+        monkeypatch.setenv("NO_COLOR", "1")
+        plain = runner.invoke(cli, args, color=True)
+        monkeypatch.delenv("NO_COLOR")
+        assert plain.exit_code == 0 and "\033[" not in plain.output, (args, plain.output)
+
+
 # hints --------------------------------------------------------------------------------------
 
 def test_hints_come_one_rung_at_a_time_in_order_each_shown_once(grade):
@@ -116,6 +151,28 @@ def test_hint_starts_at_the_first_task_that_failed_last_time(grade, tmp_path):
     write_progress(tmp_path, {ITEM: {"status": "failing", "failing_tasks": [3, 4]}})
     result = grade("hint", ITEM)
     assert result.exit_code == 0 and "for task 3" in result.output, result.output
+
+
+def test_hint_stays_on_a_failing_task_whose_hints_ran_out_and_says_so(grade, tmp_path):
+    ladders = hints.load(Bank(), ITEM)
+    write_progress(tmp_path, {ITEM: {"status": "failing", "failing_tasks": [1, 2]}})
+    (tmp_path / "hints.json").write_text(json.dumps({ITEM: {"1": len(ladders[1])}}))
+    result = grade("hint", ITEM)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"All {len(ladders[1])} hints for task 1 of {ITEM} were shown and it still " \
+           "failed last time" in text, text
+    assert f"--task 1 --all" in text and f"`grade hint {ITEM} --task 2`" in text, text
+    assert "Hint 1 of" not in text, text  # task 2's ladder is not started behind its back
+
+
+def test_hint_says_so_when_it_moves_on_to_the_next_task(grade, tmp_path):
+    ladders = hints.load(Bank(), ITEM)
+    (tmp_path / "hints.json").write_text(json.dumps({ITEM: {"1": len(ladders[1])}}))
+    result = grade("hint", ITEM)  # never graded: no failing task recorded
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0 and "Hint 1 of" in text and "for task 2" in text, text
+    assert "every hint for task 1 was shown" in text, text
 
 
 def test_hint_all_shows_every_rung_of_every_task(grade):
@@ -369,6 +426,28 @@ def test_watch_clears_a_terminal_before_each_run_even_without_colour(monkeypatch
     assert cleared and "theory_speed" in sys.stdout.getvalue()
 
 
+def test_watch_shows_the_header_while_a_run_grades_not_a_blank_screen(monkeypatch):
+    from grader import judge
+    from grader.cli import watch
+
+    terminal, on_screen = FakeTerminal(), []
+    grade = judge.grade
+
+    def grading(*args, **kwargs):
+        on_screen.append(terminal.getvalue())  # what the learner sees while the run works
+        return grade(*args, **kwargs)
+
+    monkeypatch.setattr(watch.click, "clear", lambda: None)
+    monkeypatch.setattr(sys, "stdout", FakeTerminal())
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(judge, "grade", grading)
+    bank = Bank()
+    watch.grade_once(bank, "theory_speed", bank.stub_file("theory_speed"), "cpu", None, False)
+    assert on_screen and "dlprep · theory_speed · exercises/theory_speed/theory_speed.yaml" \
+        in on_screen[0], on_screen
+    assert "grade hint theory_speed" in sys.stdout.getvalue()
+
+
 def test_watch_rejects_an_unknown_id_and_a_missing_file(grade, tmp_path):
     assert grade("watch", "nope").exit_code == 2
     result = grade("watch", ITEM, "--file", tmp_path / "gone.py")
@@ -388,28 +467,96 @@ def test_a_long_call_shows_elapsed_time_against_its_limit_on_a_terminal(monkeypa
     monkeypatch.setattr(elapsed, "SHOW_AFTER_S", 0.2)
     monkeypatch.setattr(elapsed, "TICK_S", 0.1)
     terminal = FakeTerminal()
-    ticker = elapsed.Ticker(terminal)
-    ticker("start", "train_then_predict", 42.0)
+    progress = elapsed.Progress(terminal, color=False)
+    progress.begin(ITEM, "lr.py", 7)
+    progress("start", "train_then_predict", 42.0)
     time.sleep(0.6)
-    ticker("end", "train_then_predict", 42.0)
-    time.sleep(0.3)
+    progress("end", "train_then_predict", 42.0)
+    progress.finish()
     drawn = terminal.getvalue()
-    assert re.search(r"running `train_then_predict`: \d+ s of its 42 s limit", drawn), drawn
-    assert drawn.endswith("\r\033[K"), repr(drawn[-20:])
+    assert re.search(r"running your `train_then_predict`: \d+ s of its 42 s limit", drawn), drawn
     quiet = io.StringIO()  # not a terminal: nothing
-    elapsed.Ticker(quiet)("start", "fit", 5.0)
+    elapsed.Progress(quiet).begin(ITEM, "lr.py", 7)
+    elapsed.Progress(quiet)("start", "fit", 5.0)
     time.sleep(0.3)
     assert quiet.getvalue() == ""
 
 
-def test_the_judge_reports_the_start_and_end_of_every_learner_call():
+def test_progress_shows_the_header_at_once_then_each_step_and_check_then_erases_itself(
+        monkeypatch):
+    from grader.cli import elapsed
+
+    monkeypatch.setattr(elapsed, "TICK_S", 0.05)
+    terminal = FakeTerminal()
+    progress = elapsed.Progress(terminal, color=False)
+    progress.begin("cnn_jax", "exercises/cnn_jax/cnn_jax.py", 1234)
+    first = terminal.getvalue()
+    assert first.startswith("\r\033[Kdlprep · cnn_jax · exercises/cnn_jax/cnn_jax.py\n"), \
+        repr(first)
+    assert "seed 1234 (replay with --seed 1234)\n" in first and "starting workers" in first
+    events = [("phase", "loading the reference and your file", None),
+              ("device", "cpu (x86_64)", None), ("phase", "loading your file", None),
+              ("reference", "forward", None), ("start", "forward", 5.0),
+              ("end", "forward", 5.0), ("check", "forward matches", "passed"),
+              ("check", "train learns", "not_implemented")]
+    for event in events:
+        progress(*event)
+    time.sleep(0.2)  # the ticker redraws the status line on its own
+    drawn = terminal.getvalue()
+    for text in ("loading the reference and your file", "device cpu (x86_64)\n",
+                 "loading your file", "running the reference: `forward`",
+                 "running your `forward`", "2 checked"):
+        assert text in drawn, (text, drawn)
+    assert re.search(r"\r\033\[K  ✓ passed +forward matches\n", drawn), drawn
+    assert re.search(r"\r\033\[K  ✗ not implemented +train learns\n", drawn), drawn
+    before = len(drawn)
+    progress.finish()
+    erase = terminal.getvalue()[before:]
+    assert erase == "\r\033[K\033[5A\033[J", repr(erase)  # header 2 + device + 2 checks
+    time.sleep(0.2)
+    assert len(terminal.getvalue()) == before + len(erase), "drawn after finish"
+
+
+def test_grading_prints_the_header_before_the_judge_starts_and_never_into_a_pipe(
+        monkeypatch):
+    from grader import judge
+    from grader.cli import elapsed
+
+    seen, grade = [], judge.grade
+
+    def grading(bank, item_id, path, device, seed, on_call):
+        seen.append((terminal.getvalue(), seed))
+        on_call("check", "first", "failed")
+        return grade(bank, "theory_speed", path)  # no workers: the display is under test
+
+    monkeypatch.setattr(judge, "grade", grading)
+    monkeypatch.setenv("NO_COLOR", "1")
+    bank = Bank()
+    item = bank.item(ITEM)
+    for terminal in (FakeTerminal(), io.StringIO()):
+        elapsed.graded(bank, item, bank.stub_file("theory_speed"), "cpu", None, terminal)
+    (on_terminal, seed), (in_pipe, _) = seen
+    assert on_terminal.startswith("\r\033[Kdlprep · linear_regression_torch · ") \
+        and f"seed {seed} " in on_terminal, on_terminal
+    assert in_pipe == "" and seen[1][1] != seed  # a seed drawn for every run
+
+
+def test_the_judge_reports_each_step_learner_call_and_check_as_it_happens():
     from grader import judge
 
     events = []
     report = judge.grade(Bank(), ITEM, REFERENCE, device="cpu", seed=1,
-                         on_call=lambda event, probe, limit_s: events.append((event, probe)))
+                         on_call=lambda event, name, value: events.append((event, name, value)))
     assert report.status == "passed"
-    starts = [probe for event, probe in events if event == "start"]
-    assert starts and [probe for event, probe in events if event == "end"] == starts, events
-    assert all(events[i][0] == "start" and events[i + 1] == ("end", events[i][1])
-               for i in range(0, len(events), 2)), events
+    calls = [(event, name) for event, name, _ in events if event in ("start", "end")]
+    starts = [name for event, name in calls if event == "start"]
+    assert starts and [name for event, name in calls if event == "end"] == starts, calls
+    assert all(calls[i][0] == "start" and calls[i + 1] == ("end", calls[i][1])
+               for i in range(0, len(calls), 2)), calls
+    phases = [name for event, name, _ in events if event == "phase"]
+    assert phases[:2] == ["loading the reference and your file", "loading your file"], phases
+    assert [event for event, _, _ in events].index("device") < [
+        event for event, _, _ in events].index("check"), events
+    checks = [(name, verdict) for event, name, verdict in events if event == "check"]
+    assert checks == [(check.title, check.status) for check in report.checks], checks
+    assert any(event == "reference" for event, _, _ in events), events

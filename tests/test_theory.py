@@ -261,15 +261,71 @@ def test_the_quiz_driven_by_piped_input_explains_scores_and_records(grade, keys,
     assert recorded["status"] == "failing" and recorded["score"] == score, recorded
 
 
-def test_a_quiz_whose_input_ends_early_records_nothing(tmp_path):
+def test_a_quiz_whose_input_ends_keeps_the_answers_as_a_partial_attempt_and_resumes(
+        keys, tmp_path):
     from click.testing import CliRunner
 
     from grader.cli import cli
 
-    result = CliRunner().invoke(cli, ["quiz", "theory_graphs"], input="b\n")
-    assert result.exit_code == 130, result.output
-    assert "stopped at question 2 of" in result.output and "Traceback" not in result.output
-    assert not (tmp_path / "progress.json").exists()
+    key = keys["theory_graphs"]
+    result = CliRunner().invoke(cli, ["quiz", "theory_graphs"],
+                                input=typed(key.questions[0]) + "\n")
+    assert result.exit_code == 1, result.output  # Ctrl-D: a way out, not an error
+    text = " ".join(result.output.split())
+    assert "Error" not in result.output and "Traceback" not in result.output, result.output
+    assert "Stopped (Ctrl-D) at question 2 of" in text and "1 answer so far (1 right)" in text
+    assert "`grade quiz theory_graphs --resume` goes on at question 2" in text, text
+    recorded = json.loads((tmp_path / "progress.json").read_text())["theory_graphs"]
+    assert recorded["status"] == "failing" and recorded["score"] == 1, recorded
+    rest = [typed(q) for q in key.questions[1:]]
+    resumed = CliRunner().invoke(cli, ["quiz", "theory_graphs", "--resume"],
+                                 input="\n".join(rest) + "\n")
+    total = len(key.questions)
+    assert resumed.exit_code == 0, resumed.output
+    assert "Question 1/" not in resumed.output and f"Question 2/{total}" in resumed.output
+    assert f"Score {total}/{total} on theory_graphs." in resumed.output, resumed.output
+    assert json.loads((tmp_path / "progress.json").read_text())["theory_graphs"]["status"] \
+        == "passed"
+    again = CliRunner().invoke(cli, ["quiz", "theory_graphs", "--resume"], input="")
+    assert "No stopped quiz of theory_graphs to resume" in again.output  # used up
+
+
+def test_ctrl_c_in_the_quiz_keeps_the_answers_given_and_exits_130(keys, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from grader.cli import cli, quiz
+
+    key = keys["theory_speed"]
+    answers = iter([typed(key.questions[0]), KeyboardInterrupt])
+
+    def prompt(*args, **kwargs):
+        answer = next(answers)
+        if answer is KeyboardInterrupt:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise quiz.click.Abort() from None  # as click.prompt does
+        return answer
+
+    monkeypatch.setattr(quiz.click, "prompt", prompt)
+    result = CliRunner().invoke(cli, ["quiz", "theory_speed"])
+    assert result.exit_code == 130 and "Stopped (Ctrl-C) at question 2" in result.output
+    assert "Error" not in result.output, result.output
+    saved = json.loads((tmp_path / "quiz.json").read_text())
+    assert saved == {"theory_speed": {key.questions[0].id: True}}, saved
+
+
+def test_nothing_a_learner_reads_in_a_theory_item_speaks_of_seeds(bank, keys):
+    for item_id, key in keys.items():
+        shown = [key.title, key.intro] + [text for task in key.tasks.values()
+                                          for text in [task["title"], *task["hints"]]]
+        for question in key.questions:
+            shown += [question.name, question.prompt, question.explanation,
+                      *question.choices.values(), *question.see]
+        shown += [bank.statement_file(item_id).read_text(), bank.stub_file(item_id).read_text()]
+        found = [text for text in shown if re.search(r"\bseeds?\b|\bseed'|\bseeds'", text,
+                                                     re.IGNORECASE)]
+        assert not found, f"{item_id}: {found}"
 
 
 def test_quiz_without_an_id_starts_the_first_theory_item_not_passed(grade, keys):

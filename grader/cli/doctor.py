@@ -5,7 +5,7 @@ import json
 
 import click
 
-from grader.cli.common import load_bank
+from grader.cli.common import echo, load_bank
 
 
 @click.command(epilog="""\b
@@ -24,7 +24,7 @@ def doctor(fmt):
         click.echo(json.dumps(found, indent=2))
         return
     for line in describe(found):
-        click.echo(line)
+        echo(line)
 
 
 def describe(facts):

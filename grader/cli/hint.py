@@ -4,7 +4,7 @@ import textwrap
 
 import click
 
-from grader.cli.common import InternalError, UserError, find_item, load_bank
+from grader.cli.common import InternalError, UserError, echo, find_item, load_bank
 
 
 @click.command(epilog="""\b
@@ -35,33 +35,46 @@ def hint(item_id, task, show_all):
     seen = hints.Seen(bank)
     if show_all:
         for number in [task] if task else ladders:
-            click.secho(f"Task {number}", bold=True)
+            echo(f"Task {number}", bold=True)
             for rung, text in enumerate(ladders[number], 1):
-                click.echo(_wrapped(text, f"  {rung}. "))
+                echo(_wrapped(text, f"  {rung}. "))
             seen.mark(item.id, number, len(ladders[number]))
     else:
-        failing = progress.failing_tasks(progress.load(bank), item.id)
-        number = task or _default_task(ladders, seen, item.id, failing)
+        failing = [number for number in progress.failing_tasks(progress.load(bank), item.id)
+                   if number in ladders]
+        number, moved_on = (task, None) if task else _default_task(ladders, seen, item.id,
+                                                                   failing)
         shown = seen.count(item.id, number)
         ladder = ladders[number]
         if shown >= len(ladder):
-            click.echo(f"All {len(ladder)} hints for task {number} of {item.id} were shown; "
-                       f"`grade hint {item.id} --task {number} --all` shows them again.")
+            still = " and it still failed last time" if number in failing else ""
+            others = [n for n in ladders if n != number
+                      and seen.count(item.id, n) < len(ladders[n])]
+            later = f"; `grade hint {item.id} --task {others[0]}` gives the next hint of " \
+                    f"task {others[0]}" if others else ""
+            echo(f"All {len(ladder)} hints for task {number} of {item.id} were shown{still}: "
+                 f"`grade hint {item.id} --task {number} --all` shows them again{later}.")
             return
-        click.secho(f"Hint {shown + 1} of {len(ladder)} for task {number} of {item.id}:",
-                    bold=True)
-        click.echo(_wrapped(ladder[shown], "  "))
+        if moved_on:
+            echo(f"(every hint for task {moved_on} was shown: `grade hint {item.id} --task "
+                 f"{moved_on} --all` shows them again; this is task {number})", dim=True)
+        echo(f"Hint {shown + 1} of {len(ladder)} for task {number} of {item.id}:", bold=True)
+        echo(_wrapped(ladder[shown], "  "))
         seen.mark(item.id, number, shown + 1)
     seen.save()
 
 
 def _default_task(ladders, seen, item_id, failing):
-    """The first task that failed last time and has hints left; else the first with any left."""
+    """(task, moved on from) for a hint without --task: the first task that failed last time,
+    even when its hints are all shown (a failing task is never skipped silently); without a
+    failing task, the first with hints left, and the task before it whose hints ran out."""
+    if failing:
+        return failing[0], None
     left = [number for number in ladders if seen.count(item_id, number) < len(ladders[number])]
-    for number in failing:
-        if number in left:
-            return number
-    return (left or [next(iter(ladders))])[0]
+    if not left:
+        return next(iter(ladders)), None
+    earlier = [number for number in ladders if number < left[0]]
+    return left[0], (earlier[-1] if earlier else None)
 
 
 def _wrapped(text, lead):

@@ -4,7 +4,7 @@ import json
 
 import click
 
-from grader.cli.common import load_bank
+from grader.cli.common import echo, load_bank
 
 
 @click.command("list", epilog="""\b
@@ -31,10 +31,9 @@ def list_items(fmt):
         return
     width = max(len(row["id"]) for row in rows)
     colour = {"passed": "green", "failing": "red"}
-    click.echo(f"{summary}.\n")
     for row in rows:
         status = click.style(row["status"].ljust(11), fg=colour.get(row["status"]))
         score = (row["last_score"] or "").rjust(5)
-        click.echo(f"{row['id'].ljust(width)}  {row['framework'].ljust(5)}  {status}  "
-                   f"{score}  {row['title']}")
-    click.echo(f"\n{summary}. `grade next` names the next one to do.")
+        echo(f"{row['id'].ljust(width)}  {row['framework'].ljust(5)}  {status}  "
+             f"{score}  {row['title']}")
+    echo(f"\n{summary}. `grade next` names the next one to do.")

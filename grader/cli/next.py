@@ -27,6 +27,12 @@ def next_item():
     click.echo(f"Next: {item.id} ({item.title}) · {status}"
                f"{f', last score {score}' if score else ''} · "
                f"{len(order) - len(todo)} of {len(order)} items passed")
+    twin = bank.items.get(item.twin) if item.twin else None
+    if twin is not None:
+        twin_score = progress.last_score(done, twin.id)
+        click.echo(f"Twin: {twin.id} ({twin.title}) · {progress.status_of(done, twin.id)}"
+                   f"{f', last score {twin_score}' if twin_score else ''} · the same tasks "
+                   f"in {twin.framework}, side by side with this one")
     for line in how_to_start(bank, item):
         click.echo(f"  {line}")
 

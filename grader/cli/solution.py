@@ -2,7 +2,7 @@
 
 import click
 
-from grader.cli.common import InternalError, UserError, find_item, load_bank
+from grader.cli.common import InternalError, UserError, echo, find_item, load_bank
 
 
 @click.command(epilog="""\b
@@ -27,7 +27,7 @@ def solution(item_id):
         source = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InternalError(f"cannot read {bank.display(path)}: {exc.strerror}") from None
-    click.secho(f"# Reference solution of {item.id} ({bank.display(path)})", bold=True)
+    echo(f"# Reference solution of {item.id} ({bank.display(path)})", bold=True)
     click.echo(source.rstrip("\n"))
     twin = f"; its twin `grade solution {item.twin}` once you pass that one" if item.twin else ""
-    click.secho(f"# Compare it with yours{twin}.", dim=True)
+    echo(f"# Compare it with yours{twin}.", dim=True)

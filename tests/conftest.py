@@ -1,4 +1,19 @@
-"""Shared fixtures: a CliRunner-driven `grade`, learner files made from the reference."""
+"""Shared fixtures: a CliRunner-driven `grade`, learner files made from the reference.
+
+Conventions every test here keeps (issue 11):
+- Slow tests: a test that takes 30 s or more alone on a 2-core machine is marked
+  `@pytest.mark.slow` (setup.cfg says what that means); `bash scripts/test.sh` leaves them out,
+  `bash scripts/test.sh --slow` runs them, CI runs both. Prefer sharing one grading between
+  tests (a module-scoped report several tests assert on) to marking a test slow.
+- Processes: a test looks at and signals only processes it started, found by parent pid
+  (tests/process_tree.py), never by name or machine-wide; other test runs and learners'
+  gradings share the machine.
+- Load: the machine may be busy. No test depends on a quiet machine: time limits and waits
+  have wide margins (or are stated relative to the limits the report gives), and a judge run
+  in a subprocess that prints no report fails with its stderr.
+- Stubs: a test that grades a stub grades the bank's own (`pristine_stub`), never
+  `exercises/ID/ID.py` as a learner left it.
+"""
 
 import json
 from pathlib import Path
@@ -41,6 +56,19 @@ def grade_json(grade):
                         f"{result.stderr[-3000:]}")
 
     return run
+
+
+@pytest.fixture
+def only_checks(bank_copy):
+    """`only_checks(EXPR)`: the private bank's suites run only the checks pytest's -k EXPR
+    selects. For tests about one named check: the others would take seconds each, and
+    `grade verify` proves that the reference passes all of them."""
+
+    def select(expression):
+        ini = bank_copy / "grader" / "suites" / "pytest.ini"
+        ini.write_text(ini.read_text() + f'addopts = -k "{expression}"\n')
+
+    return select
 
 
 @pytest.fixture

@@ -98,11 +98,13 @@ def grade_in_subprocess(path, timeout_s):
 def test_an_endless_loop_times_out_and_the_run_still_ends_promptly(learner_file):
     path = learner_file(ITEM, extra="def mse_loss(predictions, targets):\n    while True:\n"
                                     "        pass\n")
-    code, report, elapsed = grade_in_subprocess(path, timeout_s=240)
+    code, report, elapsed = grade_in_subprocess(path, timeout_s=900)
     timeouts = by_status(report).get("timeout", [])
     assert code == 1 and timeouts, f"exit {code}; checks: {report['checks']}"
     assert all(check["limit_s"] and check["time_s"] >= check["limit_s"] for check in timeouts)
-    budget = sum(check["limit_s"] for check in timeouts) + 60
+    # Each timeout costs its limit plus a fresh learner worker (an interpreter and torch: up to
+    # ~30 s on a busy machine); a run that waited for the 300 s cap anywhere still overruns.
+    budget = sum(check["limit_s"] for check in timeouts) + 30 * len(timeouts) + 90
     assert elapsed < budget, f"grading took {elapsed:.0f} s, more than {budget:.0f} s"
     assert any(c["status"] == "passed" for c in report["checks"]), "a fresh worker serves the rest"
 
@@ -243,7 +245,7 @@ def test_a_process_that_leaves_the_group_is_killed_after_the_run(grade_json, lea
     """))
     grade_json(ITEM, "--file", path)
     pid = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # killed in the run's clean-up: at once, unless very busy
     while time.monotonic() < deadline and alive(pid):
         time.sleep(0.1)
     assert not alive(pid), f"process {pid} outlived the grading run"
@@ -373,13 +375,20 @@ def test_workers_die_with_a_killed_judge(learner_file, tmp_path):
     judge = subprocess.Popen([sys.executable, "-m", "grader", "exercise", ITEM, "--file",
                               str(path), "--device", "cpu"], cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not pid_file.exists() and time.monotonic() < deadline:
+    def written():  # the learner's file creates it, then writes it: wait for both
+        return pid_file.exists() and pid_file.read_text().strip()
+
+    deadline = time.monotonic() + 300
+    while not written() and time.monotonic() < deadline and judge.poll() is None:
         time.sleep(0.1)
+    if not written():
+        judge.kill()
+        judge.wait()
+        pytest.fail(f"the learner's file was never imported (judge exit {judge.returncode})")
     worker = int(pid_file.read_text())
     judge.send_signal(signal.SIGKILL)
     judge.wait()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while alive(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
     if alive(worker):

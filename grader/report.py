@@ -72,6 +72,8 @@ class Report:
     device_name: str = None
     versions: dict = dataclasses.field(default_factory=dict)
     memory: str = None
+    sandbox: dict = None  # {"kind": "bwrap", "protections": [...]} or {"kind": "none", "reason"}
+    overall_limit_s: float = None  # the whole grading's wall-clock limit
     checks: list = dataclasses.field(default_factory=list)
     load_error: str = None
     internal_error: str = None
@@ -113,7 +115,9 @@ class Report:
             "device_name": self.device_name,
             "versions": self.versions,
             "seed": self.seed,
-            "limits": {"time": self.limits, "memory": self.memory},
+            "limits": {"time": self.limits, "memory": self.memory,
+                       "overall_s": self.overall_limit_s},
+            "sandbox": self.sandbox,
             "load_error": self.load_error,
             "internal_error": self.internal_error,
             "output": {"head": self.learner_output, "bytes": self.learner_output_bytes},
@@ -186,7 +190,15 @@ class Report:
             lines.append(f"time limit per check: {self.limits} · memory: {self.memory}")
         elif self.seed is not None:  # theory items have no seed
             lines.append(f"seed {self.seed}")
+        if self.sandbox:
+            lines.append(self._sandbox_line())
         return lines
+
+    def _sandbox_line(self):
+        if self.sandbox.get("kind") == "none":
+            return f"sandbox: none, your code ran as you ({self.sandbox.get('reason')})"
+        return (f"sandbox: {self.sandbox.get('kind')} (no bank, no network, no grader "
+                "processes in view)")
 
     def _check_lines(self, check, style, same_as=None):
         colour = {"passed": "green", "failed": "red", "internal_error": "magenta"}.get(

@@ -19,7 +19,7 @@ from grader.cli import (
     watch,
 )
 from grader.cli import next as next_command
-from grader.cli.common import BROKEN_PIPE, InternalError, Interrupted
+from grader.cli.common import BROKEN_PIPE, InternalError, Interrupted, stop_on_termination
 
 EPILOG = """\b
 Examples:
@@ -37,7 +37,8 @@ Examples:
 
 \b
 Exit codes: 0 done (grading: all checks passed), 1 some checks did not pass, 2 usage
-error, 3 internal error, 130 interrupted, 141 the output's reader went away (as head does).
+error, 3 internal error, 130 interrupted (Ctrl-C), 129 and 143 stopped by SIGHUP or SIGTERM,
+141 the output's reader went away (as head does).
 """
 
 
@@ -82,4 +83,5 @@ for practice_command in (next_command.next_item, hint.hint, watch.watch, reset.r
 
 
 def main(prog_name="grade"):
+    stop_on_termination()
     cli(prog_name=prog_name)

@@ -1,13 +1,25 @@
 """What the commands share: errors the user can fix, the bank, output."""
 
 import os
-import sys
 
 import click
 
 from grader.report import ExitCode
 
 DEVICES = ("auto", "cpu", "cuda")
+SANDBOXES = ("auto", "bwrap", "none")
+
+
+def sandbox_options(command):
+    """The --sandbox and --require-sandbox options of the commands that grade code."""
+    command = click.option(
+        "--require-sandbox", is_flag=True,
+        help="Refuse to grade (exit 2, with the reason) where no sandbox can start.")(command)
+    return click.option(
+        "--sandbox", "sandbox_kind", type=click.Choice(SANDBOXES), default=None,
+        help="What graded code runs in: bwrap (bubblewrap: it sees its own file only, no "
+             "network, no grader processes), none (runs as you), or auto: bwrap where it "
+             "starts here [default: auto, or $DLPREP_SANDBOX].")(command)
 BROKEN_PIPE = int(ExitCode.BROKEN_PIPE)
 
 
@@ -27,13 +39,38 @@ class InternalError(click.ClickException):
 
 
 class Interrupted(click.ClickException):
-    """Grading stopped by SIGINT (Ctrl-C, or the graded code signalling the grader)."""
+    """Grading stopped by SIGINT (Ctrl-C): exit 130; by SIGTERM or SIGHUP: 128 + its number."""
 
     exit_code = ExitCode.INTERRUPTED
 
     def __init__(self, message="grading was interrupted (Ctrl-C, or a signal sent by the graded "
                                "code); no result was recorded."):
+        if STOPPED_BY:
+            import signal
+
+            name = signal.Signals(STOPPED_BY[-1]).name
+            message = f"grading was stopped by {name}; its workers were ended and no result " \
+                      "was recorded."
+            self.exit_code = 128 + STOPPED_BY[-1]
         super().__init__(message)
+
+
+STOPPED_BY = []  # the termination signal that stopped this process, if one did
+
+
+def stop_on_termination():
+    """Make SIGTERM and SIGHUP end a command as Ctrl-C does (workers killed, nothing half
+    written), with exit status 143 or 129."""
+    import signal
+
+    def stop(signum, _frame):
+        STOPPED_BY.append(signum)
+        for name in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # the clean-up runs once
+            signal.signal(name, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
 
 
 def load_bank():
@@ -106,9 +143,18 @@ def emit(text, output):
     if output is None:
         click.echo(text, color=use_color())
         return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(click.unstyle(text) + "\n")
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(output))
+    try:  # whole or not at all: a temporary file beside it, then one rename
+        descriptor, temporary = tempfile.mkstemp(prefix=".dlprep-", dir=folder)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(click.unstyle(text) + "\n")
+            os.replace(temporary, output)
+        except BaseException:
+            os.unlink(temporary)
+            raise
     except OSError as exc:
         raise UserError(f"cannot write {output}: {exc.strerror}.") from None
     click.echo(f"Report written to {output}", err=True)

@@ -4,6 +4,7 @@ import click
 
 from grader.cli.common import (
     DEVICES,
+    sandbox_options,
     emit,
     find_item,
     is_own_stub,
@@ -20,6 +21,7 @@ Examples:
   grade exercise linear_regression_jax --seed 1234      replay a run's inputs
   grade exercise linear_regression_torch --format json --output report.json
   grade exercise theory_speed                    your answers in exercises/theory_speed/
+  grade exercise cnn_jax --file cand.py --require-sandbox      refuse to grade unsandboxed
 """)
 @click.argument("item_id", metavar="ID")
 @click.option("--file", "path", type=click.Path(),
@@ -34,7 +36,8 @@ Examples:
               show_default=True, help="Report format.")
 @click.option("--output", type=click.Path(dir_okay=False),
               help="Write the report to this file instead of the terminal.")
-def exercise(item_id, path, device, seed, fmt, output):
+@sandbox_options
+def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_sandbox):
     """Grade your solution of exercise ID against its hidden checks."""
     from grader import progress
     from grader.cli.elapsed import graded
@@ -44,7 +47,8 @@ def exercise(item_id, path, device, seed, fmt, output):
     own_file = is_own_stub(bank, item.id, path)  # progress is recorded for it alone
     path = readable_file(str(bank.stub_file(item.id)) if path is None else path)
     writable_output(output, path)
-    report = graded(bank, item, path, device, seed)
+    report = graded(bank, item, path, device, seed, sandbox_kind=sandbox_kind,
+                    require_sandbox=require_sandbox)
     emit(report.to_json() if fmt == "json" else report.to_text(click.style, next_steps=True),
          output)
     if own_file and report.status != "error":

@@ -102,3 +102,47 @@ def test_a_header_nested_thousands_deep_is_a_protocol_error_not_a_recursion_erro
     header = b'{"body": ' + b"[" * 100_000 + b"]" * 100_000 + b', "arrays": []}'
     with pytest.raises(channel.ProtocolError):
         channel.decode(struct.pack(">I", len(header)) + header)
+
+
+# --- the dtype whitelist on decode ----------------------------------------------------------------
+
+
+def one_array_frame(dtype, count=2):
+    """A frame body holding one array of `count` zero items of `dtype`, sized correctly."""
+    nbytes = count * np.dtype(dtype).itemsize
+    header = {"body": {"a": 0},
+              "arrays": [{"dtype": dtype, "shape": [count], "offset": 0, "nbytes": nbytes}]}
+    return frame_body(header, b"\0" * nbytes)
+
+
+REFUSED_DTYPES = ["<c16", "<U4", "|V8", "<M8[s]", ">f4"]  # complex, unicode, void, datetime, BE
+
+
+@pytest.mark.parametrize("dtype", REFUSED_DTYPES)
+def test_arrays_of_a_dtype_outside_the_whitelist_are_refused_on_decode(dtype):
+    body = one_array_frame(dtype)
+    try:
+        value = channel.decode(body)
+    except channel.ProtocolError as exc:
+        assert dtype in str(exc), f"decode refused a {dtype} array with {exc!r}, naming no dtype"
+        return
+    pytest.fail(f"channel.decode(a frame with one {dtype} array) returned {value!r} "
+                f"(dtype {getattr(value, 'dtype', None)}), expected a ProtocolError: only "
+                f"{sorted(channel.ALLOWED_DTYPES)} may reach the suites")
+
+
+@pytest.mark.parametrize("dtype", REFUSED_DTYPES)
+def test_the_same_bytes_as_unsigned_bytes_decode(dtype):
+    # the refused frames above are well-formed but for their dtype
+    nbytes = 2 * np.dtype(dtype).itemsize
+    value = channel.decode(one_array_frame("|u1", count=nbytes))
+    assert value.dtype == np.uint8 and value.shape == (nbytes,), (
+        f"decode(a frame of {nbytes} uint8 zeros) returned {value.dtype} {value.shape}")
+
+
+def test_every_whitelisted_dtype_is_little_endian_or_single_byte_and_numeric():
+    for dtype in channel.ALLOWED_DTYPES:
+        parsed = np.dtype(dtype)
+        assert parsed.kind in "biuf" and parsed.byteorder in "<|=", (
+            f"ALLOWED_DTYPES holds {dtype!r} (kind {parsed.kind!r}, byte order "
+            f"{parsed.byteorder!r}), expected little-endian bool, int, uint or float only")

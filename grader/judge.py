@@ -24,6 +24,7 @@ from grader.verdicts import InternalFault, LearnerFault
 from grader.workers import NO_SANDBOX, OutputLog, WorkerGone, WorkerProcess, WorkerSpec
 
 NOT_RUN = "not run: your file did not load"
+HIDDEN_PARTS = ("solutions", "grader", ".git", ".dlprep")  # a graded link may not point there
 # float32 tolerances per device (GPU matrix products and convolutions may run in TF32)
 TOLERANCES = {"cpu": (1e-4, 1e-5), "cuda": (2e-3, 2e-3)}
 
@@ -370,9 +371,14 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
 
         return theory.grade(bank, item_id, target)
     seed = secrets.randbelow(2**31) if seed is None else seed
-    target = Path(target).resolve()
+    given, target = Path(target).absolute(), Path(target).resolve()
     report = Report(exercise=item.id, file=bank.display(target), seed=seed,
                     limits=Limits(**item.limits).describe(), framework=item.framework)
+    hidden = [bank.root / part for part in HIDDEN_PARTS]
+    if given != target and any(target.is_relative_to(part) for part in hidden):
+        report.usage_error = (f"{given} is a link to {bank.display(target)}, a hidden file of "
+                              "the bank; grade the submitted file itself, not a link")
+        return report
     try:
         choice = sandbox.choose(sandbox_kind)
     except sandbox.Unavailable as exc:

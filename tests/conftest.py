@@ -1,10 +1,12 @@
 """Shared fixtures: a CliRunner-driven `grade`, learner files made from the reference.
 
 Conventions every test here keeps (issue 11):
-- Slow tests: a test that takes 30 s or more alone on a 2-core machine is marked
-  `@pytest.mark.slow` (setup.cfg says what that means); `bash scripts/test.sh` leaves them out,
-  `bash scripts/test.sh --slow` runs them, CI runs both. Prefer sharing one grading between
-  tests (a module-scoped report several tests assert on) to marking a test slow.
+- Slow tests: a test that takes 20 s or more alone on a 2-core machine (whole gradings of the
+  CNN, Q-learning and distributed items, `grade verify` of such a pair) is marked
+  `@pytest.mark.slow` by whoever writes it (setup.cfg); `bash scripts/test.sh` leaves them out,
+  `bash scripts/test.sh --slow` runs them, CI runs both. Every protection and every item keeps
+  at least one test in the default run. Before marking a test slow, prefer grading less: one
+  named check (`only_checks`), or one grading that several tests assert on.
 - Processes: a test looks at and signals only processes it started, found by parent pid
   (tests/process_tree.py), never by name or machine-wide; other test runs and learners'
   gradings share the machine.

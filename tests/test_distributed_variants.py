@@ -193,6 +193,7 @@ def statuses(report):
     return {check["name"]: check["status"] for check in report["checks"]}
 
 
+@pytest.mark.slow  # ranks start in every call: 10 to 35 s a variant on 2 cores
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_a_buggy_variant_fails_its_named_check(variant, grade_json, learner_file, only_checks):
     item_id, override, check_name = VARIANTS[variant]
@@ -206,6 +207,7 @@ def test_a_buggy_variant_fails_its_named_check(variant, grade_json, learner_file
         f"{variant}: {check_name} was {status[check_name]}, expected failed: {report['checks']}")
 
 
+@pytest.mark.slow  # every check of the item, ranks started in several
 @pytest.mark.parametrize("alternative", sorted(ALTERNATIVES))
 def test_a_correct_solution_written_the_other_way_passes(alternative, grade_json, learner_file):
     item_id, override = ALTERNATIVES[alternative]
@@ -231,8 +233,9 @@ def own_children():
 
 @pytest.mark.parametrize("failure, verdict, cause", [
     (RANK_DIES, "crashed", "rank 1 "),
-    (RANK_SKIPS_A_COLLECTIVE, "timeout", "A collective did not complete"),
-])
+    pytest.param(RANK_SKIPS_A_COLLECTIVE, "timeout", "A collective did not complete",
+                 marks=pytest.mark.slow),  # waits out a collective in every ranked check
+], ids=["a_rank_dies", "a_rank_hangs"])
 def test_a_rank_that_dies_or_hangs_ends_the_check_and_leaves_nothing_behind(
         failure, verdict, cause, grade_json, learner_file):
     """Promptly, stated so that it holds on a busy machine: the launch stops the ranks as soon
@@ -315,6 +318,7 @@ def test_a_launch_frees_its_rendezvous_port_when_a_rank_hangs(learner_file, tmp_
             child.wait()
 
 
+@pytest.mark.slow  # four whole gradings
 def test_references_pass_and_every_check_of_a_stub_is_not_implemented():
     bank = Bank()
     for item_id in ("distributed_torch", "distributed_jax"):

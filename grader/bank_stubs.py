@@ -87,6 +87,31 @@ def choose(bank, item, folder):
     return GradedStub(working, f"{shown} ({why})", pristine=False)
 
 
+def stale_digests(bank):
+    """The code items' stubs whose digest in `grader/stubs.sha256` is neither that of the stub
+    committed at HEAD nor that of the working file, with what to do about them.
+
+    A learner's edits never make a digest stale (the committed stub still has it); a stub an
+    author changed does, from the commit on, until they run `python -m grader.practice`; an
+    author who has run it before committing is fine either way.
+    """
+    stale = []
+    for item in bank.items.values():
+        if item.kind == "theory":
+            continue
+        stub = bank.stub_file(item.id)
+        try:
+            wanted = practice.original_digest(bank, item.id)
+        except practice.BankFault as fault:
+            stale.append(str(fault))
+            continue
+        versions = [_at_head(bank.root, stub), stub.read_bytes() if stub.is_file() else None]
+        if wanted not in {practice.digest(content) for content in versions if content is not None}:
+            stale.append(f"{_display(bank, stub)}: its digest in grader/stubs.sha256 is stale: "
+                         "run `python -m grader.practice` after editing a stub")
+    return stale
+
+
 def _at_head(root, stub):
     """The content of `stub` in the commit at HEAD of the bank's git checkout, or None."""
     def git(*args):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader import practice
-from grader.bank_stubs import bank_stub
+from grader.bank_stubs import bank_stub, stale_digests
 from grader.catalog import Bank
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,3 +113,20 @@ def test_an_edited_theory_stub_is_graded_as_rendered_from_its_key(bank_copy):
     with bank_stub(Bank(bank_copy), item_id) as graded:
         assert graded.path.read_bytes() == blank, graded.note
         assert "your working copy is edited" in graded.note, graded.note
+
+
+def test_every_stub_digest_names_the_committed_or_the_working_stub():
+    stale = stale_digests(Bank(ROOT))
+    assert not stale, "\n".join(stale)
+
+
+def test_a_learners_edit_leaves_the_digests_current_and_an_authors_commit_does_not(
+        committed_bank):
+    stub_path(committed_bank).write_text("my own work\n")
+    assert stale_digests(Bank(committed_bank)) == [], "a learner's edit counted"
+    git(committed_bank, "commit", "-q", "-am", "an author changes the stub")
+    stale = stale_digests(Bank(committed_bank))
+    assert len(stale) == 1 and f"exercises/{ITEM}/{ITEM}.py" in stale[0], stale
+    assert "run `python -m grader.practice`" in stale[0], stale
+    (committed_bank / practice.MANIFEST).write_text(practice.manifest_text(Bank(committed_bank)))
+    assert stale_digests(Bank(committed_bank)) == [], "updated digests still called stale"

@@ -168,19 +168,28 @@ class CheckWorkers:
     def reference(self, probe, **inputs):
         side, cap_s = self.session.reference, self.session.limits.cap_s
         self.session.on_call("reference", probe, None)
-        try:
+        # A batch's reference results, computed once by an earlier judge (grader/cache.py).
+        cache, ready = getattr(self.session, "reference_cache", None), side.ready_info
+        cached = cache.get(probe, inputs, ready) if cache and ready else None
+        if cached is not None:
+            value, seconds = cached
+        else:
             try:
-                reply, seconds = side.call(probe, inputs, cap_s, cap_s)
-            except WorkerGone:  # killed from outside (the learner's code can signal it): once more
-                reply, seconds = side.call(probe, inputs, cap_s, cap_s)
-        except (WorkerGone, LearnerFault) as exc:
-            raise InternalFault(f"the reference failed running `{probe}`: {exc}") from None
-        if reply["op"] != "result":
-            raise InternalFault(f"the reference failed running `{probe}`: "
-                                f"{reply.get('message', reply)}")
+                try:
+                    reply, seconds = side.call(probe, inputs, cap_s, cap_s)
+                except WorkerGone:  # killed from outside (the learner's code can signal it)
+                    reply, seconds = side.call(probe, inputs, cap_s, cap_s)
+            except (WorkerGone, LearnerFault) as exc:
+                raise InternalFault(f"the reference failed running `{probe}`: {exc}") from None
+            if reply["op"] != "result":
+                raise InternalFault(f"the reference failed running `{probe}`: "
+                                    f"{reply.get('message', reply)}")
+            value = reply["value"]
+            if cache and side.ready_info:
+                cache.put(probe, inputs, side.ready_info, value, seconds)
         self.timing.reference_s[probe] = seconds
-        self.timing.reference_form[probe] = form_of(reply["value"])
-        return reply["value"]
+        self.timing.reference_form[probe] = form_of(value)
+        return value
 
     def learner(self, probe, **inputs):
         session = self.session
@@ -354,7 +363,7 @@ class Session:
 
 
 def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox_kind=None,
-          require_sandbox=False):
+          require_sandbox=False, reference_cache=None):
     """Grade `target` (a path) against the item's hidden suite; returns a Report.
 
     `sandbox_kind` (auto, bwrap, none; default $DLPREP_SANDBOX or auto) says what workers run
@@ -362,7 +371,9 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
     error in the report (nothing ran).
 
     `on_call(event, probe, limit_s)`, if given, is called with "start" and "end" around every
-    learner call (a progress display); it must not raise. A theory item's answers file is graded
+    learner call (a progress display); it must not raise. `reference_cache` (a
+    grader.cache.ReferenceStore; `grade batch` passes one) reuses the reference's results of a
+    batch's earlier gradings, and their measured times. A theory item's answers file is graded
     against its key by grader/theory.py: nothing of the learner's runs, so no workers start.
     """
     item = bank.item(item_id)
@@ -390,6 +401,9 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
                               f"start: {choice.reason}")
         return report
     session = Session(item, target, bank.display(target), device, seed, bank, on_call, choice)
+    if reference_cache is not None:  # a grader.cache.ReferenceStore, from `grade batch`
+        session.reference_cache = reference_cache.bind(
+            item.id, bank.solution_file(item.id), bank.suite_dir(item.id), seed)
     remove_stale_workdirs()
     subreaper = become_subreaper()
     started = time.perf_counter()

@@ -22,6 +22,7 @@ Examples:
   grade exercise linear_regression_torch --format json --output report.json
   grade exercise theory_speed                    your answers in exercises/theory_speed/
   grade exercise cnn_jax --file cand.py --require-sandbox      refuse to grade unsandboxed
+  grade exercise cnn_jax --file cand.py --mode assessment   hiring: no hints, no progress
 """)
 @click.argument("item_id", metavar="ID")
 @click.option("--file", "path", type=click.Path(),
@@ -37,10 +38,28 @@ Examples:
 @click.option("--output", type=click.Path(dir_okay=False),
               help="Write the report to this file instead of the terminal.")
 @sandbox_options
-def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_sandbox):
+@click.option("--mode", type=click.Choice(["practice", "assessment"]), default="practice",
+              show_default=True,
+              help="assessment (hiring): no next steps or hints, no progress recorded, the "
+                   "sandbox required (an explicit --sandbox none is obeyed with a warning).")
+@click.option("--reference-cache", "reference_cache", type=click.Path(file_okay=False),
+              hidden=True, help="The reference results store `grade batch` shares between its "
+                                "judges (grader/cache.py).")
+def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_sandbox, mode,
+             reference_cache):
     """Grade your solution of exercise ID against its hidden checks."""
     from grader import progress
     from grader.cli.elapsed import graded
+
+    assessment = mode == "assessment"
+    if assessment and sandbox_kind == "none":
+        click.echo("warning: --sandbox none: the graded code runs unsandboxed, as you; the "
+                   "report says so.", err=True)
+    store = None
+    if reference_cache is not None:
+        from grader.cache import ReferenceStore
+
+        store = ReferenceStore(reference_cache)
 
     bank = load_bank()
     item = find_item(bank, item_id)
@@ -48,9 +67,22 @@ def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_san
     path = readable_file(str(bank.stub_file(item.id)) if path is None else path)
     writable_output(output, path)
     report = graded(bank, item, path, device, seed, sandbox_kind=sandbox_kind,
-                    require_sandbox=require_sandbox)
-    emit(report.to_json() if fmt == "json" else report.to_text(click.style, next_steps=True),
-         output)
-    if own_file and report.status != "error":
+                    require_sandbox=require_sandbox or (assessment and sandbox_kind != "none"),
+                    reference_cache=store)
+    if fmt == "json":
+        import json
+
+        document = report.to_dict()
+        if assessment:
+            from grader.cache import file_sha256
+
+            document.update(mode="assessment", submission_sha256=file_sha256(path))
+        if store is not None:
+            document["reference_cache"] = store.stats()
+        text = json.dumps(document, indent=2)
+    else:
+        text = report.to_text(click.style, next_steps=not assessment)
+    emit(text, output)
+    if own_file and report.status != "error" and not assessment:
         progress.record(bank, report)
     raise SystemExit(int(report.exit_code))

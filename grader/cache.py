@@ -1,0 +1,250 @@
+"""The grader's one cache: reference results reused across the judge processes of a batch.
+
+`grade batch` grades every submission of an item in its own judge process, all with the batch's
+seed, so the reference meets the same inputs in each of them. `ReferenceStore` keeps the
+reference's probe results on disk, content-addressed, so that the reference computes each of
+them once per batch and every later judge reads it back:
+
+- **Keys** (`Binding.key`): the SHA-256 of the item, the probe, the canonical bytes of its inputs
+  (the channel encoding with dict keys sorted), the reference file's SHA-256, the digest of the
+  code that runs it in the worker (the suite's probe files, grader/probekit.py,
+  grader/worker.py), the framework versions and device as the reference worker's ready message
+  reports them, the batch's seed and this machine's name. A call whose inputs come from the
+  learner's output (the CNN's held-out accuracy runs the reference on the learner's weights)
+  has other input bytes: a miss, computed as always.
+- **Values**: the result as channel-encoded bytes (grader/channel.py), never a pickle, decoded
+  by the same untrusting code that reads a worker's reply, with the reference call's measured
+  seconds. Those seconds set the learner's time limit, which is why the key holds the batch's
+  seed: a cached time is from this batch, on this machine.
+- **Trust**: only the judge reads and writes the store (workers run sandboxed and never see
+  it); an entry is written to a temporary file and renamed into place, and holds its own key
+  and a SHA-256 over its content. An entry that does not parse, whose digest does not match or
+  that holds another key (a foreign entry) is deleted and rebuilt, never trusted. A batch whose
+  candidates run unsandboxed does not use the store at all: their code could write to it.
+- **Eviction**: the store is capped (`DLPREP_CACHE_MAX_MB`, default 512 MiB); past the cap the
+  least recently used entries go (a hit refreshes an entry's time).
+
+The store lives in `$DLPREP_CACHE/reference`, else `$XDG_CACHE_HOME/dlprep/reference`, else
+`~/.cache/dlprep/reference`.
+"""
+
+import hashlib
+import json
+import os
+import platform
+import struct
+import tempfile
+from pathlib import Path
+
+from grader import channel
+
+MAGIC = b"DLPREP-REFERENCE-1\n"
+SCHEMA = 1
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+_LENGTH = struct.Struct(">I")
+
+
+def default_dir():
+    """Where the reference store lives (see the module's docstring)."""
+    if os.environ.get("DLPREP_CACHE"):
+        return Path(os.environ["DLPREP_CACHE"]) / "reference"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dlprep" / "reference"
+
+
+def max_bytes():
+    try:
+        return int(float(os.environ["DLPREP_CACHE_MAX_MB"]) * 1024 * 1024)
+    except (KeyError, ValueError):
+        return DEFAULT_MAX_BYTES
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def canonical(value):
+    """`value` with every dict's keys in sorted order, so equal inputs encode to equal bytes."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(item) for item in value]
+    return value
+
+
+def inputs_digest(inputs):
+    """The SHA-256 of the inputs' canonical channel encoding (Unsendable if they have none)."""
+    return hashlib.sha256(channel.encode(canonical(inputs))).hexdigest()
+
+
+def code_digest(suite_dir):
+    """The SHA-256 of the code that runs a probe in the reference worker."""
+    grader_dir = Path(__file__).resolve().parent
+    files = sorted(path for path in Path(suite_dir).glob("*.py")
+                   if not path.name.startswith("test_"))
+    files += [grader_dir / "probekit.py", grader_dir / "worker.py"]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + file_sha256(path).encode() + b"\n")
+    return digest.hexdigest()
+
+
+class ReferenceStore:
+    """The on-disk store; counts its hits, misses and rejected entries for the report."""
+
+    def __init__(self, folder=None, limit_bytes=None):
+        self.folder = Path(folder) if folder is not None else default_dir()
+        self.limit_bytes = max_bytes() if limit_bytes is None else limit_bytes
+        self.hits = 0
+        self.misses = 0
+        self.rejected = 0  # corrupt or foreign entries deleted
+
+    def stats(self):
+        return {"hits": self.hits, "misses": self.misses, "rejected": self.rejected}
+
+    def bind(self, item_id, reference_file, suite_dir, seed):
+        """The store as one grading uses it: keys of this item, reference and seed."""
+        return Binding(self, {
+            "schema": SCHEMA, "item": item_id, "reference_sha256": file_sha256(reference_file),
+            "code": code_digest(suite_dir), "seed": seed, "host": platform.node(),
+        })
+
+    def path(self, key):
+        return self.folder / key[:2] / f"{key}.entry"
+
+    # reading ------------------------------------------------------------------------------
+
+    def get(self, key):
+        """(value, seconds) stored under `key`, or None; a bad entry is deleted."""
+        path = self.path(key)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            self.misses += 1
+            return None
+        found = self._parse(data, key)
+        if found is None:
+            self.rejected += 1
+            self.misses += 1
+            _unlink(path)
+            return None
+        try:
+            os.utime(path)  # recently used: the last to be evicted
+        except OSError:
+            pass
+        self.hits += 1
+        return found
+
+    @staticmethod
+    def _parse(data, key):
+        try:
+            if not data.startswith(MAGIC):
+                return None
+            start = len(MAGIC)
+            (length,) = _LENGTH.unpack_from(data, start)
+            header = json.loads(data[start + _LENGTH.size:start + _LENGTH.size + length])
+            body = data[start + _LENGTH.size + length:]
+            if (not isinstance(header, dict) or header.get("key") != key
+                    or header.get("schema") != SCHEMA):
+                return None
+            seconds = header.get("seconds")
+            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) \
+                    or not 0 <= seconds < 1e6:
+                return None
+            if header.get("sha256") != _entry_digest(key, seconds, body):
+                return None
+            if channel.frame_length(body[:8]) != len(body) - 8:
+                return None
+            return channel.decode(body[8:]), float(seconds)
+        except (ValueError, TypeError, struct.error, channel.ProtocolError, RecursionError):
+            return None
+
+    # writing ------------------------------------------------------------------------------
+
+    def put(self, key, value, seconds):
+        """Store `value` (a decoded reference result) and its seconds; never raises on I/O."""
+        try:
+            body = channel.encode(value)
+        except channel.Unsendable:
+            return
+        header = json.dumps({"key": key, "schema": SCHEMA, "seconds": seconds,
+                             "sha256": _entry_digest(key, seconds, body)}).encode()
+        data = MAGIC + _LENGTH.pack(len(header)) + header + body
+        path = self.path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+            try:
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(data)
+                os.replace(temporary, path)
+            except BaseException:
+                _unlink(Path(temporary))
+                raise
+        except OSError:
+            return
+        self.evict()
+
+    def evict(self):
+        """Delete the least recently used entries until the store fits its cap."""
+        entries = []
+        for path in self.folder.glob("*/*.entry"):
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            entries.append((info.st_mtime, info.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in sorted(entries):
+            if total <= self.limit_bytes:
+                break
+            _unlink(path)
+            total -= size
+
+
+class Binding:
+    """One grading's view of the store: keys made of the call and this grading's context."""
+
+    def __init__(self, store, context):
+        self.store = store
+        self.context = context
+
+    def key(self, probe, inputs, ready):
+        """The entry's key for a reference call, or None when its inputs cannot be encoded.
+
+        `ready` is the reference worker's ready message: its device, device name and framework
+        versions, as the reference (never the learner) reports them."""
+        try:
+            digest = inputs_digest(inputs)
+        except (channel.Unsendable, TypeError, ValueError):
+            return None
+        material = dict(self.context, probe=probe, inputs=digest,
+                        device=ready.get("device"), device_name=ready.get("device_name"),
+                        versions=ready.get("versions"))
+        return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+    def get(self, probe, inputs, ready):
+        key = self.key(probe, inputs, ready)
+        return None if key is None else self.store.get(key)
+
+    def put(self, probe, inputs, ready, value, seconds):
+        key = self.key(probe, inputs, ready)
+        if key is not None:
+            self.store.put(key, value, seconds)
+
+
+def _entry_digest(key, seconds, body):
+    digest = hashlib.sha256(f"{key}\n{seconds!r}\n".encode())
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,0 +1,261 @@
+"""`grade batch`: a folder of candidates graded with one seed, resumably, each in its own judge.
+
+One module-scoped batch of linear_regression_torch (the fastest item, ~5 s a grading) serves
+most tests: alice hands in the reference, bob the bank's stub, carol a wrong variant (the loss
+summed instead of averaged), dave the reference in a zip (inside a folder), and five candidates
+whose submissions cannot be read: a link out of the folder, a file that is not UTF-8, a zip
+with a `..` member (zip slip), a zip bomb, and a zip with a link. Tests that change the batch
+(a changed submission, --regrade) run after the ones that only read it.
+"""
+
+import io
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader import sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+ITEM = "linear_regression_torch"
+REFERENCE = ROOT / "solutions" / ITEM / f"{ITEM}.py"
+WRONG = REFERENCE.read_text() + """
+
+def mse_loss(predictions, targets):
+    return ((predictions - targets) ** 2).sum()  # summed, not averaged
+"""
+SANDBOXED = sandbox.choose("auto").kind == "bwrap"
+SANDBOX_ARGS = [] if SANDBOXED else ["--sandbox", "none"]
+needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason="no bubblewrap sandbox starts here; "
+                                   "an unsandboxed batch does not share reference results")
+
+
+def zip_with(path, members):
+    """A zip of (name, bytes) members; a name ending in '@link' becomes a symbolic link."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            if name.endswith("@link"):
+                info = zipfile.ZipInfo(name.removesuffix("@link"))
+                info.external_attr = (0o120777 << 16)
+                archive.writestr(info, data)
+            else:
+                archive.writestr(name, data)
+
+
+def make_submissions(folder, stub_text):
+    folder.mkdir()
+    for name, text in (("alice", REFERENCE.read_text()), ("bob", stub_text),
+                       ("carol", WRONG)):
+        (folder / name).mkdir()
+        (folder / name / f"{ITEM}.py").write_text(text)
+    zip_with(folder / "dave.zip", [(f"dave/{ITEM}.py", REFERENCE.read_bytes()),
+                                   ("dave/notes.txt", b"hello")])
+    (folder / "eve").mkdir()
+    (folder / "eve" / f"{ITEM}.py").symlink_to(REFERENCE)
+    (folder / "frank").mkdir()
+    (folder / "frank" / f"{ITEM}.py").write_bytes(b"x = '\xe9t\xe9'\n")
+    zip_with(folder / "mallory.zip", [(f"{ITEM}.py", REFERENCE.read_bytes()),
+                                      ("../escaped.py", b"print('out')\n")])
+    zip_with(folder / "bomb.zip", [(f"{ITEM}.py", b"\0" * (8 * 1024 * 1024))])
+    zip_with(folder / "linky.zip", [(f"{ITEM}.py@link", b"/etc/passwd")])
+
+
+def run_batch(submissions, results, *args):
+    """`grade batch` in this process (its judges are subprocesses); (exit code, output)."""
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["batch", str(submissions), "--out", str(results), "--items", ITEM, "--device",
+              "cpu", "--jobs", "2", *SANDBOX_ARGS, *map(str, args)], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def candidate(results, name):
+    return json.loads((results / "candidates" / f"{name}.json").read_text())
+
+
+def batch_record(results):
+    return json.loads((results / "batch.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    from grader.bank_stubs import bank_stub
+    from grader.catalog import Bank
+
+    base = tmp_path_factory.mktemp("batch")
+    environment = {"DLPREP_CACHE": str(base / "cache"), "DLPREP_PROGRESS":
+                   str(base / "progress.json")}
+    saved = {key: os.environ.get(key) for key in environment}
+    os.environ.update(environment)
+    try:
+        with bank_stub(Bank(), ITEM) as stub:
+            make_submissions(base / "submissions", stub.path.read_text())
+        code, output = run_batch(base / "submissions", base / "results")
+        yield base / "submissions", base / "results", code, output
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def test_each_candidate_gets_the_verdict_of_their_submission(batch):
+    _, results, code, output = batch
+    assert code == 1, output  # some candidates' submissions could not be read
+    verdicts = {name: candidate(results, name)["items"][ITEM]
+                for name in ("alice", "bob", "carol", "dave")}
+    assert verdicts["alice"]["status"] == "passed", verdicts["alice"]
+    assert verdicts["dave"]["status"] == "passed", verdicts["dave"]
+    assert verdicts["bob"]["score"] == 0
+    assert {check["status"] for check in verdicts["bob"]["checks"]} == {"not_implemented"}
+    carol = {check["name"]: check["status"] for check in verdicts["carol"]["checks"]}
+    assert verdicts["carol"]["status"] == "failed" and "passed" in carol.values(), carol
+    assert any("loss" in name and status == "failed" for name, status in carol.items()), carol
+
+
+def test_a_candidate_record_holds_what_an_audit_needs(batch):
+    submissions, results, _, _ = batch
+    record = candidate(results, "alice")
+    state = batch_record(results)
+    assert record["seed"] == state["seed"] and record["device"] == "cpu"
+    assert len(record["bank"]["digest"]) == 64 and record["grader_version"]
+    assert record["sandbox"] == ("sandboxed" if SANDBOXED else "unsandboxed")
+    report = record["items"][ITEM]
+    import hashlib
+
+    assert report["submission_sha256"] == hashlib.sha256(
+        (submissions / "alice" / f"{ITEM}.py").read_bytes()).hexdigest()
+    assert report["seed"] == state["seed"] and report["versions"] and report["checks"]
+    assert report["mode"] == "assessment" and report["sandbox"]["kind"] in ("bwrap", "none")
+    assert record["errors"] == []
+
+
+def test_every_candidate_meets_the_same_seed(batch):
+    _, results, _, _ = batch
+    seeds = {candidate(results, name)["items"][ITEM]["seed"]
+             for name in ("alice", "bob", "carol", "dave")}
+    assert seeds == {batch_record(results)["seed"]}
+
+
+@pytest.mark.parametrize("name, words", [
+    ("eve", "symbolic link"),
+    ("frank", "not UTF-8"),
+    ("mallory", "climbs out of its folder"),
+    ("bomb", "zip bomb"),
+    ("linky", "symbolic link"),
+])
+def test_a_submission_that_cannot_be_read_gets_a_clear_error_and_is_not_graded(batch, name,
+                                                                                words):
+    _, results, _, _ = batch
+    record = candidate(results, name)
+    assert record["items"] == {}
+    assert any(words in error["error"] for error in record["errors"]), record["errors"]
+
+
+def test_a_zip_slip_member_is_never_written_outside_the_unpacked_folder(batch):
+    submissions, results, _, _ = batch
+    found = [path for path in submissions.parent.rglob("escaped.py")]
+    assert found == []
+    assert not (results / ".unpacked" / "mallory").exists()
+
+
+@needs_sandbox
+def test_the_reference_runs_once_and_later_candidates_reuse_its_results(batch):
+    _, results, _, _ = batch
+    caches = {name: candidate(results, name)["items"][ITEM]["reference_cache"]
+              for name in ("alice", "bob", "carol", "dave")}
+    computing = [name for name, stats in caches.items() if stats["misses"]]
+    assert len(computing) == 1, caches  # the first grading computes, the others wait and read
+    assert all(caches[name]["hits"] > 0 for name in caches if name not in computing), caches
+    run = batch_record(results)["runs"][0]
+    assert run["reference_cache"]["hits"] == sum(stats["hits"] for stats in caches.values())
+
+
+def test_running_the_same_command_again_grades_nothing(batch):
+    submissions, results, _, _ = batch
+    before = {name: candidate(results, name)["items"][ITEM]["elapsed_s"]
+              for name in ("alice", "bob", "carol", "dave")}
+    code, output = run_batch(submissions, results)
+    state = batch_record(results)
+    assert code == 1, output
+    assert state["runs"][-1]["graded"] == 0 and state["gradings"] == 4, state["runs"]
+    assert {name: candidate(results, name)["items"][ITEM]["elapsed_s"]
+            for name in before} == before
+
+
+def test_another_seed_for_existing_results_is_refused(batch):
+    submissions, results, _, _ = batch
+    seed = batch_record(results)["seed"]
+    code, output = run_batch(submissions, results, "--seed", (seed + 1) % 2**31)
+    assert code == 2
+    assert f"seed {seed}" in output and "another RESULTS folder" in output
+
+
+def test_a_changed_submission_is_graded_again_and_the_others_are_not(batch):
+    submissions, results, _, _ = batch
+    graded_before = batch_record(results)["gradings"]
+    shutil.copy(REFERENCE, submissions / "carol" / f"{ITEM}.py")  # carol fixed her loss
+    code, output = run_batch(submissions, results)
+    state = batch_record(results)
+    assert state["runs"][-1]["graded"] == 1 and state["gradings"] == graded_before + 1, output
+    assert candidate(results, "carol")["items"][ITEM]["status"] == "passed"
+
+
+def test_regrade_grades_one_candidate_again(batch):
+    submissions, results, _, _ = batch
+    graded_before = batch_record(results)["gradings"]
+    code, output = run_batch(submissions, results, "--regrade", "bob")
+    assert batch_record(results)["gradings"] == graded_before + 1, output
+    assert candidate(results, "bob")["items"][ITEM]["score"] == 0
+    code, output = run_batch(submissions, results, "--regrade", "nobody")
+    assert code == 2 and "no candidate 'nobody'" in output
+
+
+def test_an_unsandboxed_batch_says_so_in_every_record_and_shares_no_results(tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.setenv("DLPREP_CACHE", str(tmp_path / "cache"))
+    submissions = tmp_path / "submissions"
+    (submissions / "alice").mkdir(parents=True)
+    shutil.copy(REFERENCE, submissions / "alice" / f"{ITEM}.py")
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    result = CliRunner().invoke(cli, ["batch", str(submissions), "--out", str(tmp_path / "r"),
+                                      "--items", ITEM, "--device", "cpu", "--sandbox", "none"])
+    assert result.exit_code == 0, result.output
+    assert "UNSANDBOXED" in result.stderr
+    record = candidate(tmp_path / "r", "alice")
+    assert record["sandbox"] == "unsandboxed" and "UNSANDBOXED" in record["sandbox_warning"]
+    assert record["items"][ITEM]["sandbox"]["kind"] == "none"
+    assert batch_record(tmp_path / "r")["sandbox"] == "unsandboxed"
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_folder_with_no_submission_is_a_usage_error_not_a_crash(tmp_path):
+    code, output = run_batch(tmp_path / "missing", tmp_path / "r")
+    assert code == 2 and "missing" in output
+
+
+def test_zip_reading_refuses_a_member_that_expands_past_what_it_declares(tmp_path):
+    """A zip whose header lies about a member's size is refused, not trusted."""
+    from grader.assessment.batch import Candidate, Refused, read_zip
+
+    data = b"a = 1\n" * 1000
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(f"{ITEM}.py", data)
+    raw = bytearray(buffer.getvalue())
+    # the central directory's uncompressed size (offset 24 in its entry) claims 10 bytes
+    central = raw.rfind(b"PK\x01\x02")
+    raw[central + 24:central + 28] = (10).to_bytes(4, "little")
+    (tmp_path / "liar.zip").write_bytes(bytes(raw))
+    with pytest.raises(Refused):
+        read_zip(tmp_path / "liar.zip", Candidate("liar", "zip"))

@@ -1,0 +1,122 @@
+"""`grade batch --jobs 2` against the same submissions graded one after another, in one run.
+
+For each item, 8 submissions: 3 correct (the reference, and two copies with a comment added),
+3 wrong (the loss summed instead of averaged) and 2 stubs (the bank's own). They are graded
+
+  sequential: 8 x `python -m grader exercise ID --file F --seed S --mode assessment
+              --require-sandbox` (no shared reference results), one after another;
+  batch:      `python -m grader batch SUBMISSIONS --out RESULTS --jobs 2 --seed S`, with an
+              empty reference store of its own (DLPREP_CACHE in a temporary folder),
+
+with the same seed and device, and the script prints both wall times, their ratio and the
+batch's reference reuse. Run from the repository root:
+
+    .venv/bin/python benchmarks/batch_grading.py [--items linear_regression_jax,cnn_torch]
+                                                 [--jobs 2] [--device cpu]
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+WRONG = {
+    "linear_regression_jax": """
+
+def mse_loss(predictions, targets):
+    return ((predictions - targets) ** 2).sum()  # summed, not averaged
+""",
+    "linear_regression_torch": """
+
+def mse_loss(predictions, targets):
+    return ((predictions - targets) ** 2).sum()  # summed, not averaged
+""",
+    "cnn_torch": """
+
+def loss_fn(model, images, labels):
+    return F.cross_entropy(forward(model, images), labels, reduction="sum")  # not the mean
+""",
+}
+SEED = 20261202
+
+
+def submissions(item_id, folder, stub_text):
+    """8 candidates' folders for one item: 3 correct, 3 wrong, 2 stubs."""
+    reference = (ROOT / "solutions" / item_id / f"{item_id}.py").read_text()
+    texts = [reference, reference + "\n# checked twice\n", reference + "\n# done\n"]
+    texts += [reference + WRONG[item_id] + f"\n# variant {n}\n" for n in range(3)]
+    texts += [stub_text, stub_text + "\n# not started\n"]
+    files = []
+    for number, text in enumerate(texts):
+        path = folder / f"candidate{number}" / f"{item_id}.py"
+        path.parent.mkdir(parents=True)
+        path.write_text(text)
+        files.append(path)
+    return files
+
+
+def sequential(item_id, files, device):
+    started = time.perf_counter()
+    statuses = []
+    for path in files:
+        done = subprocess.run(
+            [sys.executable, "-m", "grader", "exercise", item_id, "--file", str(path),
+             "--format", "json", "--seed", str(SEED), "--device", device, "--mode",
+             "assessment", "--require-sandbox"], capture_output=True, text=True)
+        statuses.append(json.loads(done.stdout)["status"] if done.stdout else
+                        f"exit {done.returncode}")
+    return time.perf_counter() - started, statuses
+
+
+def batch(item_id, folder, results, jobs, device, store):
+    environment = dict(os.environ, DLPREP_CACHE=str(store))
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "batch", str(folder), "--out", str(results),
+         "--items", item_id, "--jobs", str(jobs), "--seed", str(SEED), "--device", device],
+        capture_output=True, text=True, env=environment)
+    seconds = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"grade batch failed (exit {done.returncode}): {done.stderr[-2000:]}")
+    statuses = [json.loads(path.read_text())["items"][item_id]["status"]
+                for path in sorted((results / "candidates").glob("*.json"))]
+    run = json.loads((results / "batch.json").read_text())["runs"][-1]
+    return seconds, statuses, run["reference_cache"]
+
+
+def main():
+    from grader.bank_stubs import bank_stub
+    from grader.catalog import Bank
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", default="linear_regression_jax,cnn_torch")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    print(f"cores {os.cpu_count()} · device {args.device} · jobs {args.jobs} · seed {SEED}")
+    print(f"{'item':<26}{'sequential s':>14}{'batch s':>10}{'ratio':>8}  reference reuse")
+    for item_id in args.items.split(","):
+        with tempfile.TemporaryDirectory(prefix="dlprep-bench-") as temporary, \
+                contextlib.ExitStack() as stack:
+            base = Path(temporary)
+            stub = stack.enter_context(bank_stub(Bank(), item_id))
+            files = submissions(item_id, base / "submissions", stub.path.read_text())
+            batch_s, batch_statuses, reuse = batch(item_id, base / "submissions",
+                                                   base / "results", args.jobs, args.device,
+                                                   base / "store")
+            sequential_s, sequential_statuses = sequential(item_id, files, args.device)
+            agree = sorted(batch_statuses) == sorted(sequential_statuses)
+            print(f"{item_id:<26}{sequential_s:>14.1f}{batch_s:>10.1f}"
+                  f"{batch_s / sequential_s:>8.2f}  {reuse['hits']} hits, "
+                  f"{reuse['misses']} computed · verdicts agree: {agree}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ from grader.cli import (
     doctor,  # practice: doctor, hint, next, race, reset, solution, watch
     exercise,
     hint,
+    kit,  # assessment: grade kit
     listing,
     quiz,  # theory items
     race,
@@ -78,6 +79,7 @@ cli.add_command(listing.list_items)
 cli.add_command(exercise.exercise)
 cli.add_command(verify.verify)
 cli.add_command(quiz.quiz)
+cli.add_command(kit.kit)
 cli.add_command(batch_command)
 for practice_command in (next_command.next_item, hint.hint, watch.watch, reset.reset,
                          solution.solution, doctor.doctor, race.race):

@@ -14,4 +14,5 @@ case "${1:-}" in
   --all) select=(); shift ;;
 esac
 bash scripts/setup.sh
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 exec .venv/bin/python -m pytest ${select[@]+"${select[@]}"} "$@"

@@ -16,8 +16,9 @@ Status of a candidate, first that applies:
 
 Flags (summary.csv's `flags` column, the HTML ranking):
 - unsandboxed: the candidate's code ran without the sandbox (`--sandbox none`);
-- similar:<other>: the similarity check paired this submission with <other>'s (or the
-  reference's, or the stub's);
+- similar:<other>: the similarity check paired this submission with <other>'s;
+- near_reference, near_stub: the submission is too close to the reference solution, or is
+  little more than the stub;
 - load_error: a file did not import (syntax error, an exception at import);
 - timeout, memory, crashed, output_limit: a check ended with that verdict;
 - internal_error: the grader failed on a check (regrade; never counted against the candidate);
@@ -132,13 +133,23 @@ def sandbox_reason(cand):
 
 
 def similar_to(name, similarity):
-    others = []
+    """The similarity flags of candidate `name`: `similar:<other>` for a pair with another
+    candidate, `near_reference` and `near_stub` for a submission close to the reference or to
+    the stub (told apart by the row's kind, never by a name a candidate could choose)."""
+    flags = []
     for pair in similarity or []:
-        if pair.get("a") == name and pair.get("b") not in others:
-            others.append(pair.get("b"))
-        elif pair.get("b") == name and pair.get("a") not in others:
-            others.append(pair.get("a"))
-    return [str(o) for o in others]
+        kind = pair.get("kind", "pair")
+        if kind in ("reference", "stub"):
+            flag = f"near_{kind}" if pair.get("a") == name else None
+        elif pair.get("a") == name:
+            flag = f"similar:{pair.get('b')}"
+        elif pair.get("b") == name:
+            flag = f"similar:{pair.get('a')}"
+        else:
+            flag = None
+        if flag and flag not in flags:
+            flags.append(flag)
+    return flags
 
 
 def view(cand, items, maxima, similarity=None):
@@ -161,7 +172,7 @@ def view(cand, items, maxima, similarity=None):
         or any(c.get("status") == "internal_error" for c in checks)
     if is_unsandboxed(cand):
         flags.append("unsandboxed")
-    flags += [f"similar:{other}" for other in similar_to(cand.get("candidate"), similarity)]
+    flags += similar_to(cand.get("candidate"), similarity)
     if any(r.get("load_error") for r in reports.values()):
         flags.append("load_error")
     flags += [v for v in FLAG_VERDICTS if any(c.get("status") == v for c in checks)]

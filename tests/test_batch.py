@@ -259,3 +259,22 @@ def test_zip_reading_refuses_a_member_that_expands_past_what_it_declares(tmp_pat
     (tmp_path / "liar.zip").write_bytes(bytes(raw))
     with pytest.raises(Refused):
         read_zip(tmp_path / "liar.zip", Candidate("liar", "zip"))
+
+
+def test_the_progress_bar_shows_done_failures_elapsed_and_estimate_on_a_terminal_only():
+    from grader.assessment.batch import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        progress = Progress(3, stream)
+        progress.start()
+        progress.update(1, 1)
+        progress.finish()
+    drawn = terminal.getvalue()
+    assert "1/3 graded" in drawn and "1 not passed" in drawn
+    assert "elapsed" in drawn and "left" in drawn
+    assert pipe.getvalue() == ""

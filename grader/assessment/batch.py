@@ -616,7 +616,9 @@ def _next_job(pending, primed, running_items):
 
 
 def _interleave(jobs):
-    """Jobs ordered item by item in turn, so that the first gradings are of different items."""
+    """Jobs ordered item by item in turn, so that the first gradings are of different items.
+    (An item's first grading computes the reference's results its submission reaches: a stub
+    stops early and leaves the rest to later gradings, which may then compute some twice.)"""
     by_item = collections.OrderedDict()
     for job in jobs:
         by_item.setdefault(job.submission.item_id, []).append(job)
@@ -664,9 +666,9 @@ class Progress:
 
     def draw(self):
         elapsed = time.monotonic() - self.started
-        width = 24
+        width = 16
         filled = width * self.done // max(self.total, 1)
-        left = (f" · about {_clock(elapsed / self.done * (self.total - self.done))} left"
+        left = (f" · ~{_clock(elapsed / self.done * (self.total - self.done))} left"
                 if self.done else "")
         text = (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} graded · "
                 f"{self.failed} not passed · {_clock(elapsed)} elapsed{left}")

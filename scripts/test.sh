@@ -14,5 +14,7 @@ case "${1:-}" in
   --all) select=(); shift ;;
 esac
 bash scripts/setup.sh
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# the test extra (XSD validation, junitparser) and the similarity extra (copydetect), so that
+# no test skips for a missing package
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,similarity]"
 exec .venv/bin/python -m pytest ${select[@]+"${select[@]}"} "$@"

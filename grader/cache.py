@@ -102,9 +102,11 @@ class ReferenceStore:
         self.hits = 0
         self.misses = 0
         self.rejected = 0  # corrupt or foreign entries deleted
+        self.reference_workers = None  # how many the grading started (set by the judge)
 
     def stats(self):
-        return {"hits": self.hits, "misses": self.misses, "rejected": self.rejected}
+        return {"hits": self.hits, "misses": self.misses, "rejected": self.rejected,
+                "reference_workers": self.reference_workers}
 
     def bind(self, item_id, reference_file, suite_dir, seed):
         """The store as one grading uses it: keys of this item, reference and seed."""
@@ -226,6 +228,27 @@ class Binding:
                         device=ready.get("device"), device_name=ready.get("device_name"),
                         versions=ready.get("versions"))
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+    def ready_key(self, device):
+        """The key of the reference worker's ready message for a requested device."""
+        material = dict(self.context, ready_for=device)
+        return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+    def get_ready(self, device):
+        """(ready message, load seconds) an earlier grading of this batch stored, or None: with
+        it a judge starts the reference worker only when a call misses the store."""
+        found = self.store.get(self.ready_key(device))
+        if found is None:
+            return None
+        ready, load_s = found
+        if not (isinstance(ready, dict) and ready.get("op") == "ready"
+                and isinstance(ready.get("device"), str)
+                and isinstance(ready.get("versions"), dict)):
+            return None
+        return ready, load_s
+
+    def put_ready(self, device, ready, load_s):
+        self.store.put(self.ready_key(device), dict(ready), load_s)
 
     def get(self, probe, inputs, ready):
         key = self.key(probe, inputs, ready)

@@ -64,9 +64,11 @@ class Side:
         self.load_s = None
         self.ready_info = None
         self.memory_note = None
+        self.starts = 0  # workers started (a batch's reference may need none)
 
     def start(self):
         if self.worker is None and self.load_failure is None:
+            self.starts += 1
             self.worker = WorkerProcess(self.spec, self.log)
             self.worker.start()
             self.memory_note = self.worker.containment.memory_note
@@ -166,10 +168,11 @@ class CheckWorkers:
         self.timing = timing
 
     def reference(self, probe, **inputs):
-        side, cap_s = self.session.reference, self.session.limits.cap_s
+        side = self.session.reference
+        cap_s = self.session.bounded(self.session.limits.cap_s, probe)
         self.session.on_call("reference", probe, None)
         # A batch's reference results, computed once by an earlier judge (grader/cache.py).
-        cache, ready = getattr(self.session, "reference_cache", None), side.ready_info
+        cache, ready = self.session.reference_cache, self.session.reference_ready
         cached = cache.get(probe, inputs, ready) if cache and ready else None
         if cached is not None:
             value, seconds = cached
@@ -185,8 +188,9 @@ class CheckWorkers:
                 raise InternalFault(f"the reference failed running `{probe}`: "
                                     f"{reply.get('message', reply)}")
             value = reply["value"]
-            if cache and side.ready_info:
-                cache.put(probe, inputs, side.ready_info, value, seconds)
+            if cache and ready:
+                self.session.check_reference_environment()
+                cache.put(probe, inputs, ready, value, seconds)
         self.timing.reference_s[probe] = seconds
         self.timing.reference_form[probe] = form_of(value)
         return value
@@ -343,6 +347,8 @@ class Session:
         self.device = None
         self.tolerance = None
         self.deadline = None  # perf_counter() past which no call starts (the overall limit)
+        self.reference_cache = None  # a grader.cache.Binding, in a batch
+        self.reference_ready = None  # the reference worker's ready message (maybe from it)
         self.overall_limit_s = None
 
     def bounded(self, limit_s, probe):
@@ -355,6 +361,15 @@ class Session:
                                f"{self.overall_limit_s:.0f} s was reached before `{probe}` "
                                "could be called.")
         return min(limit_s, left)
+
+    def check_reference_environment(self):
+        """A reference worker started late (after a stored ready message) must report the
+        environment the stored results were keyed by."""
+        live = self.reference.ready_info
+        if live is not None and any(live.get(field) != self.reference_ready.get(field)
+                                    for field in ("device", "device_name", "versions")):
+            raise InternalFault("the reference worker's device or versions changed during the "
+                                f"batch: {live} against {self.reference_ready}")
 
     def start_clock(self, checks):
         """The overall limit: every load limit and every check's cap, from now."""
@@ -417,15 +432,27 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
         report.learner_output = session.learner.log.text()
         report.learner_output_bytes = session.learner.log.total
         report.overall_limit_s = session.overall_limit_s
+        if session.reference_cache:
+            session.reference_cache.store.reference_workers = session.reference.starts
         report.elapsed_s = round(time.perf_counter() - started, 2)
     return report
 
 
 def _run(session, bank, report):
-    session.reference.start()
+    stored = (session.reference_cache.get_ready(session.learner.spec.device)
+              if session.reference_cache else None)
+    if stored is None:  # else the reference worker starts at the first call the store misses
+        session.reference.start()
     session.learner.start()
     session.on_call("phase", "loading the reference and your file", None)
-    reference_ready = session.reference.await_ready(session.limits.cap_s)
+    if stored is not None:
+        reference_ready, session.reference.load_s = stored
+    else:
+        reference_ready = session.reference.await_ready(session.limits.cap_s)
+        if reference_ready is not None and reference_ready["op"] == "ready" \
+                and session.reference_cache:
+            session.reference_cache.put_ready(session.learner.spec.device, reference_ready,
+                                              session.reference.load_s)
     if reference_ready is None or reference_ready["op"] == "internal":
         failure = session.reference.load_failure
         detail = (reference_ready or {}).get("message") or (failure[1] if failure else "")
@@ -434,6 +461,7 @@ def _run(session, bank, report):
     if reference_ready["op"] == "no_device":
         report.usage_error = reference_ready["message"]
         return
+    session.reference_ready = reference_ready
     session.device = reference_ready["device"]
     session.tolerance = Tolerance(*TOLERANCES[session.device])
     session.load_limit_s = min(session.limits.cap_s,

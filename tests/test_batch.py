@@ -174,6 +174,10 @@ def test_the_reference_runs_once_and_later_candidates_reuse_its_results(batch):
     computing = [name for name, stats in caches.items() if stats["misses"]]
     assert len(computing) == 1, caches  # the first grading computes, the others wait and read
     assert all(caches[name]["hits"] > 0 for name in caches if name not in computing), caches
+    assert all(caches[name]["reference_workers"] == 0 for name in caches
+               if not caches[name]["misses"]), (
+        f"a grading whose every reference call hit the store still started a reference "
+        f"worker: {caches}")
     run = batch_record(results)["runs"][0]
     assert run["reference_cache"]["hits"] == sum(stats["hits"] for stats in caches.values())
 

@@ -3,7 +3,7 @@
 An unknown key, a missing field, a file that is not there or an id that does not follow
 `<topic>_<framework>` is a `CatalogError` whose message names the fix. Items are of one of two
 kinds: `code` (the default: a stub, a reference and a hidden pytest suite) or `theory` (a
-YAML answers file graded against a key by grader/theory.py; ids `theory_<subject>`, topic
+YAML answers file graded against a key by grader/theory/; ids `theory_<subject>`, topic
 `theory`, no framework or twin).
 """
 

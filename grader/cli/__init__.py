@@ -21,6 +21,7 @@ from grader.cli import (
 )
 from grader.cli import next as next_command
 from grader.cli.batch import batch as batch_command  # assessment: grade batch
+from grader.cli.gradescope import gradescope as gradescope_command  # Gradescope bundle
 from grader.cli.common import BROKEN_PIPE, InternalError, Interrupted, stop_on_termination
 
 EPILOG = """\b
@@ -81,6 +82,7 @@ cli.add_command(verify.verify)
 cli.add_command(quiz.quiz)
 cli.add_command(kit.kit)
 cli.add_command(batch_command)
+cli.add_command(gradescope_command)
 for practice_command in (next_command.next_item, hint.hint, watch.watch, reset.reset,
                          solution.solution, doctor.doctor, race.race):
     cli.add_command(practice_command)

@@ -395,6 +395,13 @@ FACTS = {
     "autodiff.q3": "all(hasattr(torch.optim, n) for n in ('SGD', 'Adam', 'AdamW', 'LBFGS')) "
                    "and all(hasattr(jax.example_libraries.optimizers, n) "
                    "for n in ('sgd', 'momentum', 'adam'))",
+    "autodiff.q3, autodiff.q8 (x0 is 1-D only)": "raises(lambda: jax.scipy.optimize.minimize("
+        "lambda x: (x ** 2).sum(), jax.numpy.ones((2, 2)), method='BFGS'))",
+    "graphs.q6 (eager JAX compiles each primitive on its own)": "eager_compiles() >= 1",
+    "deployment.q4 (exported.serialize() runs: flatbuffers is installed)":
+        "jax.export.deserialize(jax.export.export(jax.jit(jax.numpy.sin))(jax.numpy.ones(3))"
+        ".serialize()).call(jax.numpy.ones(3)).shape == (3,)",
+    "why_jax.q4 (smap and the legacy pmap exist)": "callable(jax.smap) and callable(jax.pmap)",
     "autodiff.q8": "'method' in inspect.signature(jax.scipy.optimize.minimize).parameters and "
                    "inspect.signature(jax.scipy.optimize.minimize).parameters['method'].default "
                    "is inspect.Parameter.empty",
@@ -437,6 +444,26 @@ RUNNER = textwrap.dedent("""
             warnings.simplefilter("always")
             call()
         return any(issubclass(w.category, DeprecationWarning) for w in caught)
+
+    def raises(call):
+        try:
+            call()
+        except Exception:
+            return True
+        return False
+
+    def eager_compiles():  # XLA compilations that one un-jitted jnp operation logs
+        import logging
+        out = io.StringIO()
+        handler = logging.StreamHandler(out)
+        logging.getLogger("jax").addHandler(handler)
+        jax.config.update("jax_log_compiles", True)
+        try:
+            jax.numpy.cos(jax.numpy.arange(7.0) * 3.0)
+        finally:
+            jax.config.update("jax_log_compiles", False)
+            logging.getLogger("jax").removeHandler(handler)
+        return out.getvalue().count("Compiling")
 
     def too_long(signum, frame):
         raise TimeoutError("did not finish in time")
@@ -558,7 +585,15 @@ def test_the_items_the_explanations_point_at_still_do_what_they_say(bank, keys):
 
 @pytest.mark.parametrize("item_id, question_id, answer, right", [
     ("theory_deployment", "q2", "torch.export.export(model, (x,))", True),
-    ("theory_deployment", "q2", "torch.export", False),
+    ("theory_deployment", "q2", "torch.export", True),
+    ("theory_deployment", "q2", "torch.compile", False),
+    ("theory_deployment", "q4", "jax.export.export", True),
+    ("theory_graphs", "q4", "jax.jit(f, static_argnums=0)", True),
+    ("theory_graphs", "q4", "jax.jit(f, donate_argnums=0)", False),
+    ("theory_graphs", "q4", "jax.jit", False),
+    ("theory_why_jax", "q4", "jax.smap", True),
+    ("theory_why_jax", "q4", "jax.pmap(f)", True),
+    ("theory_why_jax", "q4", "jax.vmap", False),
     ("theory_deployment", "q4", "jax.export.export(jax.jit(f))(*example_args)", True),
     ("theory_deployment", "q4", "jax.jit(f)", False),
     ("theory_graphs", "q4", "static_argnums=0", True),
@@ -591,3 +626,88 @@ def test_an_answer_typed_in_the_quiz_and_written_in_the_file_grade_alike(bank, k
         in_quiz = theory.is_right(question, theory.read_answer(question, answer))
         assert in_file == in_quiz == (answer != "false"), (
             f"q3 answered {answer}: the file grades it {in_file}, the quiz {in_quiz}")
+
+
+# one answer-form policy, one matcher ----------------------------------------------------------
+
+@pytest.mark.parametrize("item_id, question_id, answer, right", [
+    ("theory_ecosystem", "q4", "0.0 5.0", True),
+    ("theory_ecosystem", "q4", "0.0\n  5.0", True),
+    ("theory_ecosystem", "q4", "0.05.0", False),
+    ("theory_ecosystem", "q4", "0 5", True),
+    ("theory_ecosystem", "q4", "5.0 0.0", False),
+    ("theory_graphs", "q3", "Error", True),
+    ("theory_graphs", "q3", "ERROR", True),
+    ("theory_graphs", "q3", "ran", False),
+    ("theory_autodiff", "q4", "9.", True),
+    ("theory_autodiff", "q4", "9", True),
+    ("theory_autodiff", "q4", "9.000", True),
+    ("theory_autodiff", "q4", "90", False),
+    ("theory_autodiff", "q4", "9.01", False),
+    ("theory_why_jax", "q3", "TRUE", True),
+    ("theory_why_jax", "q3", "true", True),
+    ("theory_why_jax", "q3", "false", False),
+])
+def test_printed_output_collapses_spaces_never_deletes_them_and_ignores_case_and_number_form(
+        keys, item_id, question_id, answer, right):
+    question = keys[item_id].question(question_id)
+    assert theory.is_right(question, theory.read_answer(question, answer)) is right, (
+        f"{item_id}.{question_id} answered {answer!r}: expected {'right' if right else 'wrong'}")
+
+
+def test_the_policy_is_stated_in_every_theory_statement_and_the_readme(bank, keys):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "one policy, applied by one matcher" in readme and "`0.05.0`" in readme
+    for item_id in keys:
+        statement = bank.statement_file(item_id).read_text(encoding="utf-8")
+        assert theory.answers.POLICY in statement, f"{item_id}'s statement lacks the policy"
+
+
+@pytest.mark.parametrize("answer, right", [(9, True), (8, True), ("line 8", True), (7, False),
+                                           (5, False)])
+def test_the_value_passed_to_grad_may_be_blamed_on_the_line_that_computes_it_or_its_call(
+        keys, answer, right):
+    question = keys["theory_autodiff"].question("q6")
+    assert theory.is_right(question, theory.read_answer(question, answer)) is right
+    assert "line 8" in question.explanation.lower()
+
+
+@pytest.mark.parametrize("where, says", [
+    ("theory_graphs.q6", ["each primitive", "jax_log_compiles"]),
+    ("theory_autodiff.q3", ["1-D", "optimistix.compat.minimize"]),
+    ("theory_autodiff.q8", ["1-D", "optimistix.compat.minimize"]),
+    ("theory_why_jax.q4", ["jax.smap", "legacy"]),
+    ("theory_deployment.q4", ["serialize()", "flatbuffers"]),
+])
+def test_the_explanations_state_what_the_installed_releases_do(keys, where, says):
+    item_id, question_id = where.split(".")
+    explanation = " ".join(keys[item_id].question(question_id).explanation.split())
+    missing = [text for text in says if text not in explanation]
+    assert not missing, f"{where}'s explanation does not say {missing}"
+
+
+def test_exported_serialize_runs_in_this_environment_as_the_bank_tells_learners():
+    done = subprocess.run(
+        [sys.executable, "-c", "import jax, jax.numpy as jnp\n"
+         "e = jax.export.export(jax.jit(lambda x: jnp.sin(x) * 2))(jnp.ones(3))\n"
+         "print(jax.export.deserialize(e.serialize()).call(jnp.zeros(3)).tolist())"],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[0.0, 0.0, 0.0]", done.stdout
+
+
+def test_the_pinned_jax_jaxlib_optax_are_the_installed_ones_the_printed_keys_were_checked_on(
+        keys):
+    import configparser
+    from importlib.metadata import version
+
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    pins = dict(match.groups() for match in re.finditer(
+        r"^\s*([\w-]+)==([\w.]+)\s*$", setup["options"]["install_requires"], re.MULTILINE))
+    moved = {name: (pins.get(name), version(name)) for name in ("jax", "jaxlib", "optax")
+             if pins.get(name) != version(name)}
+    to_review = sorted(f"{item_id}.{q.id}" for item_id, key in keys.items()
+                       for q in key.questions if q.kind in ("output", "numeric", "bug"))
+    assert not moved, (f"pinned vs installed {moved}: run the snippet tests and review the keys "
+                       f"{to_review}, then move the pins")

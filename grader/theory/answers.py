@@ -67,13 +67,47 @@ def _letter(question, value):
                         f"{letters} (got {_shown(value)})")
 
 
+# The answer-form policy, one matcher for the answers file and the quiz alike (stated in the
+# README's "Theory items" and in every stub): POLICY is what a learner reads.
+POLICY = (
+    "Spaces and line breaks: leading and trailing ones are ignored, and a run of them counts as "
+    "one space, never as none (`0.0 5.0` is not `0.05.0`), and spaces next to brackets, "
+    "commas and colons do not count (`[1, 2]`, `[1,2]`). Printed output: letter case is "
+    "ignored (`True`, `true`) and numbers compare by value (`9`, `9.`, `9.0`; `1e-3`, "
+    "`0.001`). Names of code: case matters (`jax.jit`, never `JAX.JIT`), except for acronyms "
+    "(`DDP`); a call written out counts as the name it calls (`jax.jacfwd(f)`); a module and "
+    "the function of the same name in it are one answer (`torch.export`, "
+    "`torch.export.export`); a keyword argument may be given as `name`, `name=value` or a "
+    "call that passes it (`jax.jit(f, static_argnums=0)`).")
+
+NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+class Named(str):
+    """An exact answer's canonical name, with the keyword arguments its call passes."""
+
+    keywords = frozenset()
+
+
 def _text(text, kind):
     text = text.strip().strip("`").strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        text = text[1:-1]
+        text = text[1:-1].strip()
+    text = re.sub(r"\s+", " ", text)
     if kind == "output":
-        return re.sub(r"\s+", "", text)
-    return _named(re.sub(r"\s+", " ", text))
+        text = re.sub(r" ?([][(){},:]) ?", r"\1", text)  # `[1., 2.]` reads as `[1.,2.]`
+        return NUMBER.sub(lambda number: repr(float(number.group())), text).lower()
+    named = Named(_namesake(_named(text)))
+    named.keywords = frozenset(re.findall(r"[(,] ?([A-Za-z_]\w*) ?=(?!=)", text))
+    return named
+
+
+def _namesake(name):
+    """`torch.export.export` -> `torch.export`: a module and its namesake function are one."""
+    parts = name.split(".")
+    while len(parts) > 2 and parts[-1] == parts[-2] and parts[-1].isidentifier():
+        parts.pop()
+    return ".".join(parts)
 
 
 def _named(text):
@@ -106,14 +140,21 @@ def _shown(value):
 
 
 def is_right(question, answer):
+    """Whether a canonical answer (from read_answer) is right, by the one policy (POLICY)."""
     if question.kind == "numeric":
         return abs(answer - question.answer) <= question.tolerance
     if question.kind in ("exact", "output"):
         variants = {_text(str(text), question.kind)
                     for text in (question.answer, *question.accept)}
+        if answer in variants:
+            return True
+        if question.kind == "output":
+            return False
         # an acronym (DDP) is not code: it matches in any case; names of code match exactly
-        return answer in variants or (question.kind == "exact" and any(
-            _acronym(variant) and answer.lower() == variant.lower() for variant in variants))
+        return any(_acronym(variant) and answer.lower() == variant.lower()
+                   for variant in variants) or any(
+            variant.endswith("=") and variant[:-1] in getattr(answer, "keywords", ())
+            for variant in variants)
     if question.kind == "bug":
         return answer in {question.answer, *question.accept}
     return answer == question.answer

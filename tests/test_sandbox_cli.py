@@ -111,3 +111,24 @@ def test_an_answers_file_of_yaml_aliases_is_refused_before_it_expands(grade, tmp
     assert report["status"] == "failed" and "aliases" in (report["load_error"] or ""), (
         f"grading a billion-laughs answers file gave {report['status']}: "
         f"{report['load_error']}; expected it refused for its aliases")
+
+
+def test_no_tmpfs_of_the_sandbox_hides_a_bind_made_before_it(monkeypatch, tmp_path):
+    """A checkout or venv under /tmp (CI clones there) must stay visible: bwrap mounts in order,
+    so a tmpfs mounted after a bind beneath it would hide the interpreter."""
+    venv = Path("/tmp") / tmp_path.name / ".venv"
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: [str(venv)])
+    view = sandbox.View(target=REFERENCE, probes_dir=ROOT / "grader" / "suites" / ITEM)
+    arguments = sandbox.bwrap_arguments(view, "cpu")
+    mounted = []  # (position, kind, destination)
+    for position, word in enumerate(arguments):
+        if word in ("--ro-bind", "--bind", "--dev-bind"):
+            mounted.append((position, "bind", arguments[position + 2]))
+        elif word in ("--tmpfs", "--dev", "--proc"):
+            mounted.append((position, "fs", arguments[position + 1]))
+    hidden = [(bound, fs) for at, kind, bound in mounted if kind == "bind"
+              for later, other, fs in mounted if other == "fs" and later > at
+              and (bound + "/").startswith(fs.rstrip("/") + "/")]
+    assert any(bound == str(venv) for _, kind, bound in mounted if kind == "bind"), mounted
+    assert not hidden, (f"bwrap_arguments mounts a file system over these earlier binds, hiding "
+                        f"them: {hidden}")

@@ -46,7 +46,10 @@ seed, device, bank digest, every run) and the reports. Exit codes: 0 every submi
 @click.option("--sandbox", "sandbox_kind", type=click.Choice(SANDBOXES), default=None,
               help="auto or bwrap: graded in the sandbox, which is required (the default); "
                    "none: unsandboxed, obeyed with a warning that every report repeats.")
-def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind):
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Grade on a Dask cluster (tcp://host:8786; needs the extra `cluster`): each "
+                   "grading runs in its own judge on a worker, in the worker's sandbox.")
+def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind, scheduler):
     """Grade every candidate's submissions in SUBMISSIONS with one seed."""
     from pathlib import Path
 
@@ -67,6 +70,8 @@ def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind
         chosen = [find_item(bank, name.strip()).id for name in items.split(",") if name.strip()]
     if sandbox_kind == "none":
         echo(f"warning: {UNSANDBOXED}; the reports say so.", err=True, fg="yellow")
+    elif scheduler:
+        pass  # the sandbox is required on each worker, where its judge grades
     else:
         try:
             choice = sandbox.choose(sandbox_kind)
@@ -88,7 +93,18 @@ def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind
     echo(f"{len(runner.candidates)} candidates, {len(jobs_to_run)} submissions to grade "
          f"({known} graded before) · {seed_note} · device {device}", err=True)
     try:
-        run = runner.run(jobs_to_run)
+        if scheduler:
+            try:
+                import distributed  # noqa: F401  (the extra `cluster`)
+
+                from grader.assessment import cluster
+            except ImportError as exc:
+                raise UserError(f"--scheduler needs Dask: pip install -e '.[cluster]' "
+                                f"({exc})") from None
+            run = cluster.run(runner, jobs_to_run, scheduler,
+                              echo=lambda text: echo(text, err=True))
+        else:
+            run = runner.run(jobs_to_run)
     except KeyboardInterrupt:
         raise Interrupted("interrupted: the finished gradings are kept in "
                           f"{results}; run the same command to grade the rest.") from None

@@ -20,12 +20,32 @@ def require_array(got, call):
     return got
 
 
-def expect_close(got, want, call, rtol, atol):
-    """`got` matches `want` in dtype, shape and value (|got - want| <= atol + rtol * |want|)."""
+def _diagnosis(diagnose, got, want):
+    """The message's ending " Diagnosis: ...", from `diagnose(got, want)` on float64 copies,
+    or "" when no hypothesis holds.
+
+    A diagnosis only adds words to a failure: one that raises says nothing.
+    """
+    if diagnose is None:
+        return ""
+    try:
+        sentence = diagnose(np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64))
+    except Exception:  # noqa: BLE001 - the verdict stands whatever the diagnosis does
+        return ""
+    return f" Diagnosis: {sentence}." if sentence else ""
+
+
+def expect_close(got, want, call, rtol, atol, diagnose=None):
+    """`got` matches `want` in dtype, shape and value (|got - want| <= atol + rtol * |want|).
+
+    `diagnose(got, want)`, when given (a topic's hypotheses, grader/topics/diagnosis.py), is
+    asked what a mismatch looks like; the first hypothesis that holds ends the message.
+    """
     got = require_array(got, call)
     if got.dtype != want.dtype or got.shape != want.shape:
+        hint = _diagnosis(diagnose, got, want) if got.shape != want.shape else ""
         raise AssertionError(
-            f"Called `{call}`. Returned {_describe(got)}, expected {_describe(want)}."
+            f"Called `{call}`. Returned {_describe(got)}, expected {_describe(want)}.{hint}"
         )
     got64 = got.astype(np.float64)
     want64 = want.astype(np.float64)
@@ -45,6 +65,7 @@ def expect_close(got, want, call, rtol, atol):
             f"Called `{call}`. Returned {_describe(got)} as expected, but "
             f"{int(np.count_nonzero(wrong))} of {got.size} values differ from the reference: "
             f"max abs diff {float(diff.max()):.3g}{at} (allowed {atol:g} + {rtol:g} x |expected|)."
+            f"{_diagnosis(diagnose, got64, want64)}"
         )
 
 

@@ -1,6 +1,19 @@
 """Linear regression, judge side: the inputs both twins draw, and the least-squares oracle."""
 
+import functools
+
 import numpy as np
+
+from grader.topics.diagnosis import (
+    first_of,
+    offset_per_column,
+    ratio_is_a_count,
+    sign_flipped,
+    step_ratio_is_a_count,
+    step_scaled_by_learning_rate,
+    step_sign_flipped,
+    transposed,
+)
 
 FIT_FACTOR = 1.01
 FIT_SLACK = 1e-4
@@ -54,6 +67,35 @@ def draw_regression_data(rng, num_examples, in_features, out_features):
     return x.astype(np.float32), y.astype(np.float32)
 
 
+# --- diagnosing a mismatch (grader/topics/diagnosis.py) -----------------------------------------
+
+
+def _counts(batch, out_features):
+    return {"the number of elements (batch x out_features)": batch * out_features,
+            "the batch size": batch}
+
+
+def diagnose_prediction(bias):
+    """What a wrong prediction looks like, `bias` (out,) being the one the check loaded."""
+    return first_of(functools.partial(offset_per_column, bias=bias), transposed, sign_flipped)
+
+
+def diagnose_loss(batch, out_features):
+    """What a wrong mean squared error over a (batch, out_features) batch looks like."""
+    counts = _counts(batch, out_features)
+    return first_of(lambda got, want: ratio_is_a_count(got, want, counts), sign_flipped)
+
+
+def diagnose_step(before, learning_rate, batch, out_features):
+    """What wrong parameters after a step from `before` look like."""
+    counts = _counts(batch, out_features)
+    return first_of(
+        lambda got, want: step_sign_flipped(got, want, before),
+        lambda got, want: step_scaled_by_learning_rate(got, want, before, learning_rate),
+        lambda got, want: step_ratio_is_a_count(got, want, before, counts),
+        transposed)
+
+
 # --- judging -------------------------------------------------------------------------------------
 
 
@@ -65,6 +107,12 @@ def training_mse(weight, bias, x, y):
     """MSE of canonical-layout weights (in, out) on (x, y), in float64."""
     predictions = x.astype(np.float64) @ weight.astype(np.float64) + bias.astype(np.float64)
     return float(np.mean((predictions - y.astype(np.float64)) ** 2))
+
+
+def targets_variance(y):
+    """The MSE of the best constant prediction (each output's mean), in float64: a training that
+    ends above it did worse than no weights at all."""
+    return float(np.mean(np.var(y.astype(np.float64), axis=0)))
 
 
 def least_squares_mse(x, y):
@@ -86,6 +134,17 @@ def expect_near_optimum(call, trained, weight, bias, x, y):
         raise AssertionError(
             f"Called `{call}`. The trained weights give a training MSE of {mse}: training "
             f"diverged. Lower the learning rate (and check that the loss is a mean, not a sum)."
+        )
+    variance = targets_variance(y)
+    if mse > limit and mse > variance:
+        raise AssertionError(
+            f"Called `{call}`. The training MSE of the returned {trained} is {mse:.6g}, above "
+            f"the targets' variance {variance:.6g} (the MSE of predicting each output's mean; "
+            f"all-zero weights give {float(np.mean(y.astype(np.float64) ** 2)):.6g}, about "
+            f"where training starts): training diverged, moving away from the least-squares "
+            f"optimum {optimum:.6g} instead of towards it. Check that the loss is the mean of "
+            f"the squared errors (not a sum, not unsquared) and that the step subtracts the "
+            f"gradient; then lower the learning rate."
         )
     if mse > limit:
         raise AssertionError(

@@ -23,6 +23,9 @@ import pytest
 
 from grader.expect import expect_close, expect_keys, require_array
 from grader.topics.linear_regression import (
+    diagnose_loss,
+    diagnose_prediction,
+    diagnose_step,
     draw_batch,
     draw_regression_data,
     draw_shapes,
@@ -107,7 +110,8 @@ def test_prediction_matches_the_reference_for_given_weights(workers, rng, tol):
         want, got = workers.both("predict_with_weights", weight=weight, bias=bias, x=x)
         call = (f"predict(params, x.shape={x.shape}) with weight.shape={weight.shape}, "
                 f"bias.shape={bias.shape}")
-        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol)
+        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol,
+                     diagnose=diagnose_prediction(bias))
 
 
 # --- task 2: the loss ----------------------------------------------------------------------------
@@ -136,7 +140,8 @@ def test_loss_is_the_mean_squared_error_over_all_elements(workers, rng, tol):
         if got.size == 1:  # the 0-d requirement is checked on its own
             got = got.reshape(())
         call = f"mse_loss(predictions.shape={predictions.shape}, targets.shape={targets.shape})"
-        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol)
+        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol,
+                     diagnose=diagnose_loss(batch, out_features))
 
 
 # --- task 3: one step of gradient descent --------------------------------------------------------
@@ -155,6 +160,7 @@ def check_steps(workers, rng, tol, steps, jitted=False, shapes=None):
         weight, bias = draw_weights(rng, in_features, out_features)
         x, y = draw_batch(rng, batch, in_features, out_features)
         learning_rate = float(rng.uniform(0.01, 0.2))
+        before = {"weight": weight, "bias": bias}
         want, got = workers.both(probe, weight=weight, bias=bias, x=x, y=y,
                                  learning_rate=learning_rate, steps=steps)
         call = (f"{step}(params, x.shape={x.shape}, y.shape={y.shape}, "
@@ -164,7 +170,10 @@ def check_steps(workers, rng, tol, steps, jitted=False, shapes=None):
         losses = "the returned loss" if steps == 1 else "the returned losses, in order"
         for name, what in (("weight", "the new params['linear']['weight']"),
                            ("bias", "the new params['linear']['bias']"), ("losses", losses)):
-            expect_close(got[name], want[name], f"{call}: {what}", rtol=tol.rtol, atol=tol.atol)
+            diagnose = (diagnose_loss(batch, out_features) if name == "losses" else
+                        diagnose_step(before[name], learning_rate, batch, out_features))
+            expect_close(got[name], want[name], f"{call}: {what}", rtol=tol.rtol, atol=tol.atol,
+                         diagnose=diagnose)
 
 
 @pytest.mark.task(3)

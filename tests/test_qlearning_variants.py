@@ -45,6 +45,15 @@ VARIANTS = {
                 1, batch["actions"].unsqueeze(1)).squeeze(1)
             return F.mse_loss(chosen, targets)
     """, "the_loss_sends_no_gradient_to_the_target_network"),
+    "torch_td_target_from_the_online_network_with_gradient": ("qlearning_torch", """
+        def dqn_loss(q_network, target_network, batch, gamma):
+            # the seeds' loss: the TD target from the network being trained, not detached
+            next_q_values = q_values(q_network, batch["next_states"])
+            targets = td_targets(batch["rewards"], next_q_values, batch["dones"], gamma)
+            chosen = q_values(q_network, batch["states"]).gather(
+                1, batch["actions"].unsqueeze(1)).squeeze(1)
+            return F.mse_loss(chosen, targets)
+    """, "the_loss_sends_no_gradient_to_the_target_network"),
     "torch_epsilon_inverted": ("qlearning_torch", """
         def select_action(q_values, epsilon):
             if torch.rand(()) < 1.0 - epsilon:
@@ -79,6 +88,15 @@ VARIANTS = {
                                          batch["actions"][:, None], axis=1)[:, 0]
             return jnp.mean((chosen - targets) ** 2)
     """, "loss_matches_the_reference_with_separate_target_params"),
+    "jax_td_target_from_the_online_params_with_gradient": ("qlearning_jax", """
+        def dqn_loss(params, target_params, batch, gamma):
+            # the seeds' loss: the TD target from the params being trained, no stop_gradient
+            next_q_values = q_values(params, batch["next_states"])
+            targets = td_targets(batch["rewards"], next_q_values, batch["dones"], gamma)
+            chosen = jnp.take_along_axis(q_values(params, batch["states"]),
+                                         batch["actions"][:, None], axis=1)[:, 0]
+            return jnp.mean((chosen - targets) ** 2)
+    """, "the_loss_sends_no_gradient_to_the_target_params"),
     "jax_one_key_for_coin_and_action": ("qlearning_jax", """
         def select_action(key, q_values, epsilon):
             coin = jax.random.uniform(key)  # the same draw decides and picks: correlated
@@ -96,6 +114,17 @@ VARIANTS = {
 }
 
 
+# What the named check's message must say, for the variants whose mistake it names.
+MESSAGES = {
+    "torch_td_target_from_the_online_network_with_gradient":
+        "the loss does not read the target network",
+    "jax_td_target_from_the_online_params_with_gradient":
+        "the loss does not read the target params",
+    "torch_without_terminal_masking": "the target bootstraps past the end of the episode",
+    "jax_without_terminal_masking": "the target bootstraps past the end of the episode",
+}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_a_buggy_variant_fails_its_named_check(variant, grade_json, learner_file, bank_copy):
@@ -109,6 +138,9 @@ def test_a_buggy_variant_fails_its_named_check(variant, grade_json, learner_file
     assert check_name in status, f"{variant}: no check named {check_name}: {sorted(status)}"
     assert status[check_name] in ("failed", "error"), (
         f"{variant}: {check_name} was {status[check_name]}, expected failed or error")
+    if variant in MESSAGES:
+        message = next(c["message"] for c in report["checks"] if c["name"] == check_name)
+        assert MESSAGES[variant] in message, f"{variant}: {message}"
 
 
 @pytest.mark.slow
@@ -116,6 +148,55 @@ def test_verify_holds_for_the_qlearning_pair(grade):
     result = grade("verify", "qlearning_torch", "qlearning_jax", "--device", "cpu", "--seed", SEED)
     assert result.exit_code == 0, result.output
     assert result.output.count("yes") == 2, result.output
+
+
+# --- the target-gradient check, judge side: no seed lets a loss that ignores the target pass ---
+
+
+def _numpy_q_values(weights, states):
+    hidden = np.maximum(np.eye(weights["fc1.weight"].shape[0])[states] @ weights["fc1.weight"]
+                        + weights["fc1.bias"], 0.0)  # (batch, hidden)
+    return hidden @ weights["fc2.weight"] + weights["fc2.bias"]  # (batch, actions)
+
+
+def _numpy_loss(weights, target_weights, batch, gamma):
+    chosen = _numpy_q_values(weights, batch["states"])[np.arange(len(batch["actions"])),
+                                                       batch["actions"]]  # (batch,)
+    bootstrap = _numpy_q_values(target_weights, batch["next_states"]).max(axis=1)  # (batch,)
+    targets = batch["rewards"] + gamma * (1.0 - batch["dones"]) * bootstrap
+    return np.array(np.mean((chosen - targets) ** 2), dtype=np.float32)
+
+
+class _Workers:
+    """Stands in for the two workers: the reference reads the target weights; the learner's
+    loss, like the seeds', takes its TD target from the online weights."""
+
+    def __init__(self, learner_reads_target):
+        self.learner_reads_target = learner_reads_target
+
+    def both(self, probe, weights, target_weights, batch, gamma):
+        if probe == "target_gradient":
+            return {"target": 0.0, "online": 1.0}, {"target": 0.0, "online": 1.0}
+        learner_target = target_weights if self.learner_reads_target else weights
+        return (_numpy_loss(weights, target_weights, batch, gamma),
+                _numpy_loss(weights, learner_target, batch, gamma))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_loss_that_ignores_the_target_network_fails_the_target_check_for_every_seed(seed):
+    rng = np.random.default_rng(seed)
+    with pytest.raises(AssertionError, match="the loss does not read the target network"):
+        qlearning.expect_no_target_gradient(_Workers(learner_reads_target=False), rng,
+                                            "dqn_loss(...).backward()", "detach it",
+                                            "dqn_loss(...)", "target network")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_loss_that_reads_the_target_network_passes_the_target_check_for_every_seed(seed):
+    rng = np.random.default_rng(seed)
+    qlearning.expect_no_target_gradient(_Workers(learner_reads_target=True), rng,
+                                        "dqn_loss(...).backward()", "detach it",
+                                        "dqn_loss(...)", "target network")
 
 
 # --- the judge's oracles ---------------------------------------------------------------------

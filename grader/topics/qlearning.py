@@ -7,12 +7,23 @@ numpy (it imports no ML framework; tests/test_qlearning_variants.py checks that)
 """
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
 
 from grader.expect import expect_close, expect_keys, require_array
 from grader.topics.common import draw_seed, shape_of
+from grader.topics.diagnosis import (
+    first_of,
+    near,
+    offset_per_column,
+    ratio_is_a_count,
+    sign_flipped,
+    step_scaled_by_learning_rate,
+    step_sign_flipped,
+    transposed,
+)
 from grader.verdicts import InternalFault
 
 ENV_ID = "FrozenLake-v1"
@@ -223,6 +234,48 @@ def expect_optimal_from_start(call, q_values, table):
         )
 
 
+# --- diagnosing a mismatch (grader/topics/diagnosis.py) -----------------------------------------
+
+
+def bootstrapped_past_the_end(got, want, next_q_values, dones, gamma):
+    """The TD targets differ only where done=1, by exactly gamma x max next Q there."""
+    if got.shape != want.shape or got.shape != dones.shape or not np.any(dones == 1):
+        return None
+    ended = dones == 1
+    if not near(got[~ended], want[~ended]):
+        return None
+    bootstrap = gamma * np.asarray(next_q_values, dtype=np.float64).max(axis=1)  # (batch,)
+    if near(got[ended] - want[ended], bootstrap[ended]) and not near(got, want):
+        return (f"the targets differ only on the {int(ended.sum())} transitions with done=1, "
+                f"each by exactly gamma x max next Q: the target bootstraps past the end of "
+                f"the episode; multiply the bootstrap term by (1 - dones)")
+    return None
+
+
+def diagnose_q_values(weights):
+    """What wrong Q-values of a network loaded with `weights` look like."""
+    return first_of(functools.partial(offset_per_column, bias=weights["fc2.bias"]), transposed,
+                    sign_flipped)
+
+
+def diagnose_td_targets(next_q_values, dones, gamma):
+    return first_of(functools.partial(bootstrapped_past_the_end, next_q_values=next_q_values,
+                                      dones=dones, gamma=gamma), sign_flipped)
+
+
+def diagnose_loss(batch):
+    counts = {"the batch size": batch}
+    return first_of(lambda got, want: ratio_is_a_count(got, want, counts), sign_flipped)
+
+
+def diagnose_step(before, learning_rate):
+    """What wrong online weights after optimizer steps from `before` look like."""
+    return first_of(
+        lambda got, want: step_sign_flipped(got, want, before),
+        lambda got, want: step_scaled_by_learning_rate(got, want, before, learning_rate),
+        transposed)
+
+
 # --- checks both twins run (the probes of both suites share names and inputs) -----------------
 
 WEIGHT_NAMES = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias")
@@ -251,11 +304,13 @@ def expect_network_shapes(workers, rng, call_of, layout_note, **extra):
                                      f"expected {want['dtypes'][name]}.")
 
 
-def expect_weights_close(got, want, call, what, tol):
+def expect_weights_close(got, want, call, what, tol, diagnose_of=None):
+    """`diagnose_of(name)`, when given, diagnoses a mismatch of the weight `name`."""
     expect_keys(got, want, f"{call}: {what}")
     for name in WEIGHT_NAMES:
         expect_close(got[name], want[name], f"{call}: {what} {name} (in the (in, out) layout)",
-                     rtol=tol.rtol, atol=tol.atol)
+                     rtol=tol.rtol, atol=tol.atol,
+                     diagnose=diagnose_of(name) if diagnose_of else None)
 
 
 def expect_q_values(workers, rng, tol, network):
@@ -266,7 +321,8 @@ def expect_q_values(workers, rng, tol, network):
         want, got = workers.both("q_values_with_weights", weights=weights, states=states)
         call = (f"q_values({network}, states.shape={states.shape}) with {num_states} states, "
                 f"{num_actions} actions, hidden size {hidden_size}")
-        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol)
+        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol,
+                     diagnose=diagnose_q_values(weights))
 
 
 def expect_td_targets(workers, rng, tol, all_terminal=False):
@@ -279,7 +335,9 @@ def expect_td_targets(workers, rng, tol, all_terminal=False):
         call = (f"td_targets(rewards.shape={inputs['rewards'].shape}, "
                 f"next_q_values.shape={inputs['next_q_values'].shape}, "
                 f"dones={inputs['dones'].astype(int).tolist()}, gamma={inputs['gamma']:.4g})")
-        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol)
+        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol,
+                     diagnose=diagnose_td_targets(inputs["next_q_values"], inputs["dones"],
+                                                  inputs["gamma"]))
 
 
 def draw_loss_inputs(rng, batch=None):
@@ -299,10 +357,14 @@ def expect_loss(workers, rng, tol, call):
         inputs = draw_loss_inputs(rng, batch)
         want, got = workers.both("loss", **inputs)
         expect_close(got, want, f"{call} with {describe_batch(inputs['batch'])}, "
-                     f"gamma={inputs['gamma']:.4g}", rtol=tol.rtol, atol=tol.atol)
+                     f"gamma={inputs['gamma']:.4g}", rtol=tol.rtol, atol=tol.atol,
+                     diagnose=diagnose_loss(len(inputs["batch"]["rewards"])))
 
 
-def expect_no_target_gradient(workers, rng, call, wall):
+def expect_no_target_gradient(workers, rng, call, wall, loss_call, target_name):
+    """The loss's gradient reaches the online network and not the target one, and the loss
+    reads the target network (expect_loss_reads_the_target_network). `loss_call` spells the
+    loss's call and `target_name` the target network ("target network", "target params")."""
     inputs = draw_loss_inputs(rng)
     want, got = workers.both("target_gradient", **inputs)
     if want["target"] != 0.0 or not want["online"] > 0.0:
@@ -316,6 +378,32 @@ def expect_no_target_gradient(workers, rng, call, wall):
     if not got["online"] > 0.0:
         raise AssertionError(f"Called `{call}`. The online network's parameters got no "
                              f"gradient, expected some: the loss must depend on them.")
+    expect_loss_reads_the_target_network(workers, rng, inputs, loss_call, target_name)
+
+
+def expect_loss_reads_the_target_network(workers, rng, inputs, call, target_name):
+    """The loss changes when only the target weights change: a loss that never reads the target
+    network (TD targets from the online one) sends it no gradient either, and must not pass the
+    gradient check for free."""
+    num_states, hidden_size = inputs["target_weights"]["fc1.weight"].shape
+    num_actions = inputs["target_weights"]["fc2.weight"].shape[1]
+    other = dict(inputs, target_weights=draw_weights(rng, num_states, num_actions, hidden_size))
+    (want, got), (want_other, got_other) = (workers.both("loss", **case)
+                                            for case in (inputs, other))
+    got, got_other = (float(require_array(value, call)) for value in (got, got_other))
+    want, want_other = float(want), float(want_other)
+    if not abs(want_other - want) > 1e-3 * max(1.0, abs(want)):
+        raise InternalFault(f"the reference's loss did not change with the target weights "
+                            f"({want} and {want_other})")
+    if not np.isfinite(got) or not abs(got_other - got) > 1e-5 * max(1.0, abs(got)):
+        raise AssertionError(
+            f"Called `{call}` twice with the same {describe_batch(inputs['batch'])}, gamma="
+            f"{inputs['gamma']:.4g} and online weights, changing only the {target_name}'s "
+            f"weights. Returned {got:.6g}, then {got_other:.6g}: the loss does not read the "
+            f"{target_name}. Expected it to change, as the reference's did ({want:.6g}, then "
+            f"{want_other:.6g}): the TD target is rewards + gamma x (1 - dones) x max over "
+            f"actions of the {target_name}'s Q-values of next_states, not the online one's."
+        )
 
 
 def expect_train_steps(workers, rng, tol, call, steps, **extra):
@@ -327,11 +415,13 @@ def expect_train_steps(workers, rng, tol, call, steps, **extra):
             f"Adam lr={learning_rate:.4g}")
     if steps > 1:
         call = f"{call}, {steps} times in a row"
-    expect_weights_close(got["online"], want["online"], call, "the online network afterwards", tol)
+    expect_weights_close(got["online"], want["online"], call, "the online network afterwards", tol,
+                         lambda name: diagnose_step(inputs["weights"][name], learning_rate))
     expect_weights_close(got["target"], want["target"], call,
                          "the target network afterwards (it must not change)", tol)
     losses = "the returned loss" if steps == 1 else "the returned losses, in order"
-    expect_close(got["losses"], want["losses"], f"{call}: {losses}", rtol=tol.rtol, atol=tol.atol)
+    expect_close(got["losses"], want["losses"], f"{call}: {losses}", rtol=tol.rtol, atol=tol.atol,
+                 diagnose=diagnose_loss(len(inputs["batch"]["rewards"])))
 
 
 def expect_epsilon_greedy(workers, rng, call, epsilon, **extra):

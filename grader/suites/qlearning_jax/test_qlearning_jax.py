@@ -8,7 +8,8 @@ oracles):
    matches the reference for given weights (batches of 1, num_actions and 6..64).
 2. td_targets matches the reference, with mixed dones and with every transition terminal.
 3. dqn_loss matches the reference for given params and target params; its gradient with
-   respect to the target params is zero (stop_gradient); train_step with optax.adam under
+   respect to the target params is zero (stop_gradient) while the loss still reads them
+   (changing only the target params changes it); train_step with optax.adam under
    jax.jit, once and three times in a row, gives the reference's losses and params and leaves
    the target params as they were.
 4. select_action under jax.vmap over 10,000 fresh keys: epsilon 0 always picks the greedy
@@ -83,7 +84,7 @@ def test_loss_matches_the_reference_with_separate_target_params(workers, rng, to
 def test_the_loss_sends_no_gradient_to_the_target_params(workers, rng):
     expect_no_target_gradient(workers, rng,
                               f"jax.grad({LOSS}, argnums=(0, 1))",
-                              "wrap it in jax.lax.stop_gradient")
+                              "wrap it in jax.lax.stop_gradient", LOSS, "target params")
 
 
 @pytest.mark.task(3)

@@ -8,7 +8,8 @@ oracles):
    q_values matches the reference for given weights (batches of 1, num_actions and 6..64).
 2. td_targets matches the reference, with mixed dones and with every transition terminal.
 3. dqn_loss matches the reference for given online and target weights; its backward pass leaves
-   the target network without gradients; train_step with Adam, once and three times in a row,
+   the target network without gradients, while the loss still reads it (changing only the
+   target weights changes the loss); train_step with Adam, once and three times in a row,
    gives the reference's losses and weights and leaves the target network unchanged.
 4. select_action, 10,000 draws each: epsilon 0 always picks the greedy action; epsilon 1 and a
    drawn epsilon give every action its share within 6 standard deviations.
@@ -77,7 +78,8 @@ def test_loss_matches_the_reference_with_separate_target_weights(workers, rng, t
 @pytest.mark.task(3)
 def test_the_loss_sends_no_gradient_to_the_target_network(workers, rng):
     expect_no_target_gradient(workers, rng, f"{LOSS}.backward()",
-                              "compute it under torch.no_grad() or .detach() it")
+                              "compute it under torch.no_grad() or .detach() it", LOSS,
+                              "target network")
 
 
 @pytest.mark.task(3)

@@ -218,7 +218,7 @@ def test_an_empty_answers_file_counts_every_question_as_not_answered(grade_json,
 
 def test_a_broken_key_is_an_internal_error_not_the_learners(bank_copy, grade):
     key = bank_copy / "grader" / "suites" / "theory_speed" / "questions.yaml"
-    key.write_text(key.read_text().replace("kind: truefalse", "kind: essay", 1))
+    key.write_text(re.sub(r"kind: \w+", "kind: essay", key.read_text(), count=1))
     result = grade("exercise", "theory_speed", "--format", "json")
     assert result.exit_code == 3, f"exit {result.exit_code}: {result.output}"
     assert "kind must be one of" in json.loads(result.stdout)["internal_error"]
@@ -244,11 +244,12 @@ def test_the_quiz_driven_by_piped_input_explains_scores_and_records(grade, keys,
 
     from grader.cli import cli
 
-    key = keys["theory_speed"]
+    key = next(key for key in keys.values()  # one whose first answer can be unreadable
+               if key.questions[0].kind in ("single", "truefalse", "numeric", "bug"))
     first = key.questions[0]
     lines = ["not an answer", typed(first), wrong(key.questions[1]), ""]
     lines += [typed(q) for q in key.questions[3:]]
-    result = CliRunner().invoke(cli, ["quiz", "theory_speed"], input="\n".join(lines) + "\n")
+    result = CliRunner().invoke(cli, ["quiz", key.item_id], input="\n".join(lines) + "\n")
     assert result.exit_code == 1, result.output
     assert "That answer cannot be read" in result.output
     assert result.output.count("✓ Right.") == len(key.questions) - 2, result.output
@@ -256,8 +257,8 @@ def test_the_quiz_driven_by_piped_input_explains_scores_and_records(grade, keys,
     assert "– Skipped." in result.output
     assert " ".join(first.explanation.split())[:50] in " ".join(result.output.split())
     score = len(key.questions) - 2
-    assert f"Score {score}/{len(key.questions)} on theory_speed (1 skipped)." in result.output
-    recorded = json.loads((tmp_path / "progress.json").read_text())["theory_speed"]
+    assert f"Score {score}/{len(key.questions)} on {key.item_id} (1 skipped)." in result.output
+    recorded = json.loads((tmp_path / "progress.json").read_text())[key.item_id]
     assert recorded["status"] == "failing" and recorded["score"] == score, recorded
 
 
@@ -401,6 +402,9 @@ FACTS = {
     "deployment.q4 (exported.serialize() runs: flatbuffers is installed)":
         "jax.export.deserialize(jax.export.export(jax.jit(jax.numpy.sin))(jax.numpy.ones(3))"
         ".serialize()).call(jax.numpy.ones(3)).shape == (3,)",
+    "deployment.q5 (a fixed batch fails, a symbolic one runs)": "export_batch_sizes()",
+    "choosing.q4, speed.q7 (jitted functions keep a cache of compiled programs)":
+        "callable(jax.jit(abs)._cache_size) and callable(jax.block_until_ready)",
     "why_jax.q4 (smap and the legacy pmap exist)": "callable(jax.smap) and callable(jax.pmap)",
     "autodiff.q8": "'method' in inspect.signature(jax.scipy.optimize.minimize).parameters and "
                    "inspect.signature(jax.scipy.optimize.minimize).parameters['method'].default "
@@ -427,8 +431,7 @@ POINTERS = [
     ("autodiff.q7", "linear_regression_jax", "jax.tree.map("),
     ("autodiff.q7", "cnn_jax", "optax.apply_updates("),
     ("why_pytorch.q5", "distributed_torch", "dist.all_reduce("),
-    ("ecosystem.q2", "cnn_jax", "optax.adam("),
-    ("ecosystem.q2", "qlearning_jax", "optax.adam("),
+    ("ecosystem.q2", "cnn_jax", "optax.apply_updates("),
 ]
 
 # Spot-the-bug snippets that cannot run on their own here, and why.
@@ -464,6 +467,15 @@ RUNNER = textwrap.dedent("""
             jax.config.update("jax_log_compiles", False)
             logging.getLogger("jax").removeHandler(handler)
         return out.getvalue().count("Compiling")
+
+    def export_batch_sizes():  # exported for a batch of 8: 16 rows fail, unless symbolic
+        import jax.numpy as jnp
+        f = jax.jit(lambda x: x.sum(axis=0))
+        fixed = jax.export.export(f)(jax.ShapeDtypeStruct((8, 4), jnp.float32))
+        b, = jax.export.symbolic_shape("b")
+        free = jax.export.export(f)(jax.ShapeDtypeStruct((b, 4), jnp.float32))
+        return raises(lambda: fixed.call(jnp.ones((16, 4)))) and \
+            free.call(jnp.ones((16, 4))).shape == (4,)
 
     def too_long(signum, frame):
         raise TimeoutError("did not finish in time")

@@ -16,5 +16,5 @@ esac
 bash scripts/setup.sh
 # the test extra (XSD validation, junitparser) and the similarity extra (copydetect), so that
 # no test skips for a missing package
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,similarity]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,similarity,cluster]"
 exec .venv/bin/python -m pytest ${select[@]+"${select[@]}"} "$@"

@@ -102,24 +102,45 @@ def test_every_seed_theory_question_maps_to_an_existing_question(bank):
     seeds = theory.load_seeds(bank)
     coverage = theory.seed_coverage(bank)
     known = {seed["id"] for seed in seeds}
-    assert len(known) == len(seeds) == 12, [seed["id"] for seed in seeds]
+    assert len(known) == len(seeds) == 16, [seed["id"] for seed in seeds]
     strays = sorted(set(coverage) - known)
     assert not strays, f"questions name seed ids that are not in docs/theory_seeds.yaml: {strays}"
     uncovered = [seed_id for seed_id in known if not coverage[seed_id]]
     assert not uncovered, f"no question covers {uncovered}"
     for names in coverage.values():
         for name in names:
+            if "." not in name:  # a coding item that implements a coding question
+                assert bank.items[name].kind != "theory", name
+                continue
             item_id, question_id = name.split(".")
             assert theory.load_key(bank, item_id).question(question_id), name
+
+
+def test_each_coding_question_of_the_documents_maps_to_its_twin_items_and_theory_questions(bank):
+    coding = [seed for seed in theory.load_seeds(bank) if seed.get("kind") == "coding"]
+    assert len(coding) == 4, coding
+    coverage = theory.seed_coverage(bank)
+    for seed in coding:
+        items = seed["items"]
+        assert len(items) == 2 and {bank.items[i].framework for i in items} == {"torch", "jax"}, \
+            seed
+        questions = [name for name in coverage[seed["id"]] if "." in name]
+        assert questions, f"no theory question is credited to {seed['id']} ({seed['english']})"
+    mapping = (ROOT / "docs" / "theory_seed_mapping.md").read_text(encoding="utf-8")
+    for seed in coding:
+        row = next(line for line in mapping.splitlines() if line.startswith(f"| {seed['id']} "))
+        assert all(f"`{item}`" in row for item in seed["items"]), row
 
 
 @pytest.mark.skipif(not SEEDS.is_dir(), reason="the seed documents are not beside the checkout")
 def test_the_list_of_seed_questions_matches_the_seed_documents(bank):
     found = []
     for path in sorted(SEEDS.glob("*.txt")):
-        text = path.read_text(encoding="utf-8").split("算法编程题库")[0]
+        text, _, coding = path.read_text(encoding="utf-8").partition("算法编程题库")
         found += [(path.name, q.strip()) for q in re.findall(r"\*\*题目：\*\*\s*(.+)", text)]
         found += [(path.name, q.strip()) for q in re.findall(r"^\d+\. \*\*(.+？)\*\*", text,
+                                                             re.MULTILINE)]
+        found += [(path.name, q.strip()) for q in re.findall(r"^\d+\. \*\*(.+)\*\*$", coding,
                                                              re.MULTILINE)]
     listed = [(seed["file"], seed["question"]) for seed in theory.load_seeds(bank)]
     assert sorted(found) == sorted(listed)
@@ -152,7 +173,7 @@ def test_the_blank_stub_scores_zero_with_not_answered_checks(grade_json):
 def test_accepted_variants_and_other_spellings_pass(bank, keys, tmp_path):
     key = keys["theory_autodiff"]
     answers = {"q1": "'`jacfwd`'", "q2": "A)", "q3": "no", "q4": "'9'", "q5": "1.2e1",
-               "q6": "line 9", "q7": 7, "q8": "b"}
+               "q6": "line 9", "q7": 7, "q8": "b", "q9": 8, "q10": "line 8"}
     path = tmp_path / "answers.yaml"
     path.write_text("".join(f"{qid}: {value}\n" for qid, value in answers.items()))
     report = theory.grade(bank, key.item_id, path)

@@ -173,7 +173,8 @@ def test_the_blank_stub_scores_zero_with_not_answered_checks(grade_json):
 def test_accepted_variants_and_other_spellings_pass(bank, keys, tmp_path):
     key = keys["theory_autodiff"]
     answers = {"q1": "'`jacfwd`'", "q2": "A)", "q3": "no", "q4": "'9'", "q5": "1.2e1",
-               "q6": "line 9", "q7": 7, "q8": "b", "q9": 8, "q10": "line 8"}
+               "q6": "line 9", "q7": 7, "q8": "b", "q9": 8, "q10": "line 8",
+               "q11": 8}
     path = tmp_path / "answers.yaml"
     path.write_text("".join(f"{qid}: {value}\n" for qid, value in answers.items()))
     report = theory.grade(bank, key.item_id, path)

@@ -32,6 +32,7 @@ JUDGE_GAMMA = 0.9  # any 0 < gamma < 1 gives the same optimal policy: the shorte
 ACTION_DRAWS = 10_000
 SIGMAS = 6.0  # a correct epsilon-greedy share strays this far with probability ~2e-9
 TRAINING_SEEDS = 2
+TARGET_DRAWS = 6  # other target weights tried until the reference's loss clearly changes
 
 
 # --- drawing inputs ------------------------------------------------------------------------------
@@ -387,14 +388,20 @@ def expect_loss_reads_the_target_network(workers, rng, inputs, call, target_name
     gradient check for free."""
     num_states, hidden_size = inputs["target_weights"]["fc1.weight"].shape
     num_actions = inputs["target_weights"]["fc2.weight"].shape[1]
-    other = dict(inputs, target_weights=draw_weights(rng, num_states, num_actions, hidden_size))
-    (want, got), (want_other, got_other) = (workers.both("loss", **case)
-                                            for case in (inputs, other))
-    got, got_other = (float(require_array(value, call)) for value in (got, got_other))
-    want, want_other = float(want), float(want_other)
-    if not abs(want_other - want) > 1e-3 * max(1.0, abs(want)):
-        raise InternalFault(f"the reference's loss did not change with the target weights "
-                            f"({want} and {want_other})")
+    want, got = workers.both("loss", **inputs)
+    want, got = float(want), float(require_array(got, call))
+    # Other target weights change the reference's loss by less than 0.1% in ~0.4% of draws (the
+    # squared errors' changes cancel): draw again then, so that the check never hangs on luck.
+    for _ in range(TARGET_DRAWS):
+        other = dict(inputs,
+                     target_weights=draw_weights(rng, num_states, num_actions, hidden_size))
+        want_other, got_other = workers.both("loss", **other)
+        want_other, got_other = float(want_other), float(require_array(got_other, call))
+        if abs(want_other - want) > 1e-3 * max(1.0, abs(want)):
+            break
+    else:
+        raise InternalFault(f"the reference's loss hardly changed with {TARGET_DRAWS} other "
+                            f"target weights ({want}, last {want_other})")
     if not np.isfinite(got) or not abs(got_other - got) > 1e-5 * max(1.0, abs(got)):
         raise AssertionError(
             f"Called `{call}` twice with the same {describe_batch(inputs['batch'])}, gamma="

@@ -42,7 +42,7 @@ def test_a_stored_result_comes_back_equal_with_its_seconds(tmp_path):
     assert value["weight"].dtype == np.float32 and np.array_equal(value["weight"],
                                                                   VALUE["weight"])
     assert value["loss"] == 0.25 and value["steps"] == [1, 2, 3] and value["name"] == "fit"
-    assert store.stats() == {"hits": 1, "misses": 1, "rejected": 0}
+    assert store.stats() == {"hits": 1, "misses": 1, "rejected": 0, "reference_workers": None}
 
 
 def test_the_key_changes_with_inputs_versions_device_and_seed_but_not_dict_order(tmp_path):

@@ -389,7 +389,7 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
     learner call (a progress display); it must not raise. `reference_cache` (a
     grader.cache.ReferenceStore; `grade batch` passes one) reuses the reference's results of a
     batch's earlier gradings, and their measured times. A theory item's answers file is graded
-    against its key by grader/theory.py: nothing of the learner's runs, so no workers start.
+    against its key by grader/theory/: nothing of the learner's runs, so no workers start.
     """
     item = bank.item(item_id)
     if item.kind == "theory":

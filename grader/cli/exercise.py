@@ -55,12 +55,7 @@ def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_san
     if assessment and sandbox_kind == "none":
         click.echo("warning: --sandbox none: the graded code runs unsandboxed, as you; the "
                    "report says so.", err=True)
-    store = None
-    if reference_cache is not None:
-        from grader.cache import ReferenceStore
-
-        store = ReferenceStore(reference_cache)
-
+    store = _reference_store(reference_cache)
     bank = load_bank()
     item = find_item(bank, item_id)
     own_file = is_own_stub(bank, item.id, path)  # progress is recorded for it alone
@@ -69,20 +64,31 @@ def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_san
     report = graded(bank, item, path, device, seed, sandbox_kind=sandbox_kind,
                     require_sandbox=require_sandbox or (assessment and sandbox_kind != "none"),
                     reference_cache=store)
-    if fmt == "json":
-        import json
-
-        document = report.to_dict()
-        if assessment:
-            from grader.cache import file_sha256
-
-            document.update(mode="assessment", submission_sha256=file_sha256(path))
-        if store is not None:
-            document["reference_cache"] = store.stats()
-        text = json.dumps(document, indent=2)
-    else:
-        text = report.to_text(click.style, next_steps=not assessment)
-    emit(text, output)
+    emit(_rendered(report, fmt, assessment, path, store), output)
     if own_file and report.status != "error" and not assessment:
         progress.record(bank, report)
     raise SystemExit(int(report.exit_code))
+
+
+def _reference_store(folder):
+    if folder is None:
+        return None
+    from grader.cache import ReferenceStore
+
+    return ReferenceStore(folder)
+
+
+def _rendered(report, fmt, assessment, path, store):
+    """The report as text, or as JSON with what an assessment's audit needs."""
+    if fmt != "json":
+        return report.to_text(click.style, next_steps=not assessment)
+    import json
+
+    document = report.to_dict()
+    if assessment:
+        from grader.cache import file_sha256
+
+        document.update(mode="assessment", submission_sha256=file_sha256(path))
+    if store is not None:
+        document["reference_cache"] = store.stats()
+    return json.dumps(document, indent=2)

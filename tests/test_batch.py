@@ -282,3 +282,15 @@ def test_the_progress_bar_shows_done_failures_elapsed_and_estimate_on_a_terminal
     assert "1/3 graded" in drawn and "1 not passed" in drawn
     assert "elapsed" in drawn and "left" in drawn
     assert pipe.getvalue() == ""
+
+
+def test_relative_submission_and_results_folders_grade_like_absolute_ones(tmp_path, monkeypatch):
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    shutil.copy(REFERENCE, tmp_path / "subs" / "alice" / f"{ITEM}.py")
+    monkeypatch.chdir(tmp_path)
+    code, output = run_batch(Path("subs"), Path("results"))
+    record = candidate(tmp_path / "results", "alice")
+    assert code == 0 and record["items"][ITEM]["status"] == "passed", (
+        f"grade batch subs --out results (relative, from {tmp_path}) exited {code}; alice: "
+        f"{record.get('errors') or record['items'][ITEM]['status']}; expected the reference "
+        f"to pass. Output: {output[-500:]}")

@@ -368,7 +368,7 @@ class Batch:
     def __init__(self, bank, options, stream=None):
         self.bank = bank
         self.options = options
-        self.results = Path(options.results)
+        self.results = Path(options.results).absolute()  # the judges run elsewhere
         self.stream = stream or sys.stderr
         self.unsandboxed = options.sandbox_kind == "none"
         self.running = {}  # Popen objects this batch started and has not reaped

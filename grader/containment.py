@@ -297,6 +297,22 @@ def remove_stale_workdirs():
             shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
+def own_children():
+    """The pids of this process's children now."""
+    me, found = os.getpid(), set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if len(fields) > 1 and int(fields[1]) == me:
+            found.add(int(entry))
+    return found
+
+
 def sweep_orphans(keep):
     """Kill and reap children of ours that are not `keep` (descendants re-parented to us).
 

@@ -18,7 +18,12 @@ import numpy
 import pytest
 
 from grader import sandbox, verdicts
-from grader.containment import become_subreaper, remove_stale_workdirs, sweep_orphans
+from grader.containment import (
+    become_subreaper,
+    own_children,
+    remove_stale_workdirs,
+    sweep_orphans,
+)
 from grader.report import CheckResult, Report
 from grader.verdicts import InternalFault, LearnerFault
 from grader.workers import NO_SANDBOX, OutputLog, WorkerGone, WorkerProcess, WorkerSpec
@@ -65,12 +70,16 @@ class Side:
         self.ready_info = None
         self.memory_note = None
         self.starts = 0  # workers started (a batch's reference may need none)
+        self.start_gone = None  # how the last worker ended if it died while starting
 
     def start(self):
         if self.worker is None and self.load_failure is None:
             self.starts += 1
             self.worker = WorkerProcess(self.spec, self.log)
-            self.worker.start()
+            try:
+                self.worker.start()
+            except WorkerGone as gone:  # it died before it read its first request
+                self.start_gone = gone
             self.memory_note = self.worker.containment.memory_note
 
     def await_ready(self, limit_s):
@@ -79,6 +88,9 @@ class Side:
         if self.load_failure:
             return None
         try:
+            if self.start_gone is not None:
+                gone, self.start_gone = self.start_gone, None
+                raise gone
             reply, self.load_s = self.worker.await_ready(limit_s)
         except WorkerGone as gone:
             self.worker = None
@@ -421,6 +433,7 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
             item.id, bank.solution_file(item.id), bank.suite_dir(item.id), seed)
     remove_stale_workdirs()
     subreaper = become_subreaper()
+    children_before = own_children()  # a test process's own children are never swept
     started = time.perf_counter()
     try:
         _run(session, bank, report)
@@ -428,7 +441,7 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
         session.learner.stop()
         session.reference.stop()
         if subreaper:
-            sweep_orphans(keep=set())
+            sweep_orphans(keep=children_before)
         report.learner_output = session.learner.log.text()
         report.learner_output_bytes = session.learner.log.total
         report.overall_limit_s = session.overall_limit_s

@@ -72,6 +72,13 @@ def test_an_exception_shows_the_learners_frames_only(grade_json, learner_file):
     assert not os.path.isabs(message.splitlines()[1].split(",")[0].strip()), message
 
 
+def without_the_sandbox(monkeypatch):
+    """Grade as with `--sandbox none`: these scenarios prove the layers that hold without the
+    sandbox (process groups, cgroups, the orphan sweep, the judge's signal handling); in the
+    sandbox the learner could not even reach what they attack (tests/test_sandbox.py)."""
+    monkeypatch.setenv("DLPREP_SANDBOX", "none")
+
+
 def run_judge(path, timeout_s):
     """`grade exercise` on `path` in a separate judge process, bounded in time."""
     try:
@@ -234,7 +241,8 @@ def test_a_pickle_payload_runs_nothing_in_the_judge(tmp_path, grade_json, learne
 
 
 def test_a_process_that_leaves_the_group_is_killed_after_the_run(grade_json, learner_file,
-                                                                 tmp_path):
+                                                                 tmp_path, monkeypatch):
+    without_the_sandbox(monkeypatch)  # it writes its pid where the test can read it
     pid_file = tmp_path / "escapee.pid"
     path = learner_file(ITEM, extra=textwrap.dedent(f"""
         import os, subprocess
@@ -361,8 +369,10 @@ def test_a_forged_start_up_reply_is_charged_to_the_learner(grade_json, learner_f
     assert report["internal_error"] is None
 
 
-def test_workers_die_with_a_killed_judge(learner_file, tmp_path):
+def test_workers_die_with_a_killed_judge(learner_file, tmp_path, monkeypatch):
     import signal
+
+    without_the_sandbox(monkeypatch)  # the learner reports its pid through the test's folder
 
     pid_file = tmp_path / "worker.pid"
     path = learner_file(ITEM, extra=textwrap.dedent(f"""
@@ -396,7 +406,8 @@ def test_workers_die_with_a_killed_judge(learner_file, tmp_path):
         pytest.fail(f"worker {worker} outlived its killed judge")
 
 
-def test_an_interrupt_sent_by_the_learner_never_reads_as_a_pass(learner_file):
+def test_an_interrupt_sent_by_the_learner_never_reads_as_a_pass(learner_file, monkeypatch):
+    without_the_sandbox(monkeypatch)  # in the sandbox the judge is out of its reach
     path = learner_file(ITEM, extra=textwrap.dedent("""
         import os, signal
         def mse_loss(predictions, targets):

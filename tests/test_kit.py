@@ -188,8 +188,8 @@ def test_the_interface_check_passes_on_every_reference(whole_kit, tmp_path):
 def test_the_readme_says_setup_tasks_limits_device_and_hand_in(whole_kit):
     readme = (whole_kit / "README.md").read_text()
     assert "Python 3.10 or newer" in readme
-    assert readme.index("pip install torch==2.13.0") < readme.index("'jax>=")
-    assert "'optax>=" in readme and "'gymnasium>=" in readme
+    assert readme.index("pip install torch==2.13.0") < readme.index("'jax")  # pinned or a range
+    assert "'optax" in readme and "'gymnasium" in readme
     assert "3. `loss_and_grads(model, images, labels) -> (loss, grads)`" in readme
     assert "10 x the reference's time for the same call on the same machine, at least 30 s, " \
            "at most 300 s" in readme  # cnn's floor, from the catalog

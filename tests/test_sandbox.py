@@ -305,7 +305,8 @@ _attempt("sandbox target", _overwrite(f"/sandbox/target/{{_item}}.py", _PLANTED)
 _attempt("sandbox grader worker", _overwrite("/sandbox/lib/grader/worker.py", _PLANTED))
 _attempt("progress file", _overwrite(_PROGRESS, _json.dumps({{"items": {{}}, "pwned": True}})))
 _attempt("fake home bashrc", _overwrite(_os.path.join(_FAKE_HOME, ".bashrc"), "echo pwned\n"))
-_attempt("real checkout", _probe_create(_REAL_ROOT))
+if _os.path.exists(_os.path.join(_REAL_ROOT, "setup.cfg")):  # else: a folder of the sandbox's
+    _attempt("real checkout", _probe_create(_REAL_ROOT))     # own /tmp, made for a bind under it
 _attempt("real checkout solutions", _probe_create(f"{{_REAL_ROOT}}/solutions/{{_item}}"))
 _attempt("real checkout suite", _probe_create(f"{{_REAL_ROOT}}/grader/suites/{{_item}}"))
 for _folder in sorted(set(_site.getsitepackages() + [p for p in _sys.path if p.endswith("site-packages")])):

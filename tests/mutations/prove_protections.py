@@ -89,7 +89,7 @@ MUTATIONS = [
              "        for group in self._groups():\n            group.kill()", "        pass",
              (P + "test_the_cgroup_kill_alone_ends_a_setsid_orphan",)),
     Mutation("sweep", "teardown: end-of-run orphan sweep", "grader/judge.py",
-             "sweep_orphans(keep=set())", "pass",
+             "sweep_orphans(keep=children_before)", "pass",
              (P + "test_the_end_of_run_sweep_alone_ends_a_setsid_orphan",)),
     Mutation("limit-cap", "time limit formula: the cap", "grader/judge.py",
              "return min(self.cap_s, max(self.floor_s, self.factor * reference_s))",

@@ -49,8 +49,9 @@ def test_the_json_report_carries_the_documented_fields(grade_json):
         assert check["limit_s"] >= 5, check
 
 
-def test_the_stub_exits_1_with_not_implemented_checks(grade_json):
-    code, report = grade_json("linear_regression_jax")
+def test_the_stub_exits_1_with_not_implemented_checks(grade_json, pristine_stub):
+    code, report = grade_json("linear_regression_jax", "--file",
+                              pristine_stub("linear_regression_jax"))
     assert code == 1, f"exit {code}"
     statuses = {check["status"] for check in report["checks"]}
     assert statuses == {"not_implemented"}, statuses

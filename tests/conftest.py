@@ -110,5 +110,31 @@ def bank_copy(tmp_path, monkeypatch):
     shutil.copy(ROOT / "grader" / "catalog.yaml", bank / "grader" / "catalog.yaml")
     for part in ("exercises", "solutions"):
         shutil.copytree(ROOT / part, bank / part)
+    restore_pristine_stubs(bank)
     monkeypatch.setenv("DLPREP_ROOT", str(bank))
     return bank
+
+
+def pristine_stub_text(item_id):
+    """The text of the bank's own stub of an item (never a learner's edits to it)."""
+    from grader.bank_stubs import bank_stub
+    from grader.catalog import Bank
+
+    with bank_stub(Bank(), item_id) as stub:
+        return stub.path.read_text(encoding="utf-8")
+
+
+def restore_pristine_stubs(bank_root):
+    """The bank's own stubs in a copy of `exercises/`, whatever a learner did to the working
+    ones in this checkout (grader/bank_stubs.py finds them)."""
+    import shutil
+
+    from grader.bank_stubs import bank_stub
+    from grader.catalog import Bank
+
+    source = Bank()
+    for item_id in source.items:
+        with bank_stub(source, item_id) as stub:
+            copy = bank_root / source.stub_file(item_id).relative_to(source.root)
+            if stub.path.resolve() != copy.resolve():
+                shutil.copyfile(stub.path, copy)

@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 
 from grader import sandbox
+from conftest import pristine_stub_text
 
 pytest.importorskip("distributed", reason="the extra `cluster` (dask[distributed]) is needed")
 
 ROOT = Path(__file__).resolve().parent.parent
 ITEM = "linear_regression_torch"
 REFERENCE = ROOT / "solutions" / ITEM / f"{ITEM}.py"
-STUB = ROOT / "exercises" / ITEM / f"{ITEM}.py"
 WRONG = REFERENCE.read_text() + """
 
 def mse_loss(predictions, targets):
@@ -44,7 +44,7 @@ def free_port():
 
 
 def make_submissions(folder):
-    texts = {"ref": REFERENCE.read_text(), "stub": STUB.read_text(), "wrong": WRONG}
+    texts = {"ref": REFERENCE.read_text(), "stub": pristine_stub_text(ITEM), "wrong": WRONG}
     for kind, text in texts.items():
         for n in (1, 2):
             (folder / f"{kind}{n}").mkdir(parents=True)

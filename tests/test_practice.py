@@ -18,6 +18,7 @@ import pytest
 
 from grader import hints, practice
 from grader.catalog import Bank
+from conftest import pristine_stub_text
 
 ROOT = Path(__file__).resolve().parent.parent
 ITEM = "linear_regression_torch"
@@ -383,7 +384,7 @@ def read_until(lines, text, timeout_s=120):
 
 def test_watch_grades_again_when_the_file_is_saved(tmp_path):
     path = tmp_path / f"{ITEM}.py"
-    shutil.copy(ROOT / "exercises" / ITEM / f"{ITEM}.py", path)
+    path.write_text(pristine_stub_text(ITEM))
     process, lines = start_watch(tmp_path, path, "--max-runs", "2")
     try:
         first = read_until(lines, "Watching")

@@ -17,6 +17,7 @@ import pytest
 from grader import theory
 from grader.assessment import similarity
 from grader.catalog import Bank
+from conftest import pristine_stub_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "similarity"
@@ -82,7 +83,7 @@ def test_the_reference_handed_in_is_flagged_near_the_reference(tmp_path):
 
 @needs_copydetect
 def test_the_stub_handed_in_or_barely_touched_is_flagged_near_the_stub_and_in_no_pair(tmp_path):
-    stub = (ROOT / "exercises" / TORCH / f"{TORCH}.py").read_text()
+    stub = pristine_stub_text(TORCH)
     (tmp_path / "untouched.py").write_text(stub)
     (tmp_path / "pass.py").write_text(stub.replace("raise NotImplementedError", "pass"))
     one_body = stub.replace("raise NotImplementedError",

@@ -294,3 +294,64 @@ def test_relative_submission_and_results_folders_grade_like_absolute_ones(tmp_pa
         f"grade batch subs --out results (relative, from {tmp_path}) exited {code}; alice: "
         f"{record.get('errors') or record['items'][ITEM]['status']}; expected the reference "
         f"to pass. Output: {output[-500:]}")
+
+
+def fake_report(item_id, candidate_name):
+    """A judge's JSON report as the reports read it (no grading: only the order is tested)."""
+    passed = candidate_name.startswith("a")
+    return {"item": item_id, "status": "passed" if passed else "failed",
+            "score": 2 if passed else 1, "max_score": 2,
+            "checks": [{"name": f"{item_id}_fit", "title": "fit", "task": 1,
+                        "status": "passed", "message": "", "time_s": 0.5, "limit_s": 30},
+                       {"name": f"{item_id}_loss", "title": "loss", "task": 2,
+                        "status": "passed" if passed else "failed",
+                        "message": "" if passed else "loss is 4.0, expected 2.0",
+                        "time_s": 0.1, "limit_s": 30}]}
+
+
+def recorded_in(order, tmp_path, label):
+    """A batch of two candidates x two items whose gradings end in `order` (no judge runs:
+    each job's outcome is recorded as a finished grading would be); {file: text} written."""
+    from grader.assessment.batch import Batch, Options, Outcome, write_reports
+    from grader.catalog import Bank
+
+    submissions = tmp_path / "submissions"
+    if not submissions.exists():
+        for name in ("ann", "ben"):
+            (submissions / name).mkdir(parents=True)
+            for item_id in ("linear_regression_torch", "linear_regression_jax"):
+                (submissions / name / f"{item_id}.py").write_text(f"# {name} {item_id}\n")
+    results = tmp_path / label
+    runner = Batch(Bank(), Options(submissions, results, seed=5, device="cpu",
+                                   sandbox_kind="none"))
+    jobs = {(job.submission.candidate, job.submission.item_id): job
+            for job in runner.prepare()}
+    for candidate_name, item_id, failed in order:
+        job = jobs[(candidate_name, item_id)]
+        runner.record(Outcome(job, error="the grader failed (exit 3)") if failed else
+                      Outcome(job, report=fake_report(item_id, candidate_name)))
+    write_reports(results)
+    texts = {}
+    for path in sorted(results.rglob("*")):
+        if path.is_file() and ".unpacked" not in path.parts and path.name not in (
+                "batch.json", "report.html", "junit.xml"):  # these three hold times
+            texts[path.relative_to(results).as_posix()] = path.read_text()
+    junit = (results / "junit.xml").read_text()
+    texts["junit.xml"] = "\n".join(line for line in junit.splitlines()
+                                   if "timestamp=" not in line)
+    return texts
+
+
+def test_records_and_reports_are_the_same_whichever_grading_ends_first(tmp_path):
+    gradings = [("ann", "linear_regression_torch", False), ("ann", "linear_regression_jax", False),
+                ("ben", "linear_regression_torch", True), ("ben", "linear_regression_jax", True)]
+    forward = recorded_in(gradings, tmp_path, "forward")
+    backward = recorded_in(list(reversed(gradings)), tmp_path, "backward")
+    assert "candidates/ann.json" in forward and "summary.csv" in forward, sorted(forward)
+    ann = json.loads(forward["candidates/ann.json"])
+    assert list(ann["items"]) == ["linear_regression_torch", "linear_regression_jax"], (
+        f"ann's items in {list(ann['items'])}: expected the catalog's order")
+    for name in sorted(set(forward) | set(backward)):
+        assert forward.get(name) == backward.get(name), (
+            f"{name} differs when the same gradings end in the opposite order:\n"
+            f"{forward.get(name)}\n---\n{backward.get(name)}")

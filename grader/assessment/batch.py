@@ -418,6 +418,10 @@ class Batch:
         write_json(self.results / "batch.json", state)  # the seed is kept from the start
 
         self.candidates = discover(options.submissions, self.results / ".unpacked", bank, items)
+        found = set(options.items or []) | set(state.get("items") or [])
+        found |= {item_id for candidate in self.candidates for item_id in candidate.submissions}
+        self.order = [item_id for item_id in bank.items if item_id in found]
+        state["items"] = self.order  # the reports' columns, whatever order gradings end in
         known = {candidate.name for candidate in self.candidates}
         for name in options.regrade:
             if name not in known:
@@ -437,8 +441,19 @@ class Batch:
                     continue
                 record["items"].pop(item_id, None)
                 jobs.append(Job(submission, self._timeout_s(item_id)))
-            write_json(self._record_path(candidate.name), record)
+            write_json(self._record_path(candidate.name), self._ordered(record))
+        write_json(self.results / "batch.json", state)
         return _interleave(jobs)
+
+    def _ordered(self, record):
+        """The record with its items in catalog order and its errors sorted, so its file is the
+        same whichever of its gradings ends first (locally or on a cluster)."""
+        rank = {item_id: index for index, item_id in enumerate(self.order)}
+        record["items"] = dict(sorted(record["items"].items(),
+                                      key=lambda pair: (rank.get(pair[0], len(rank)), pair[0])))
+        record["errors"] = sorted(record["errors"], key=lambda error: (
+            str(error.get("item") or ""), str(error.get("file") or ""), str(error.get("error"))))
+        return record
 
     def _new_record(self, candidate, done):
         return {"candidate": candidate.name, "source": candidate.source,
@@ -547,7 +562,7 @@ class Batch:
         else:
             record["errors"].append({"item": submission.item_id, "file": submission.path.name,
                                      "error": outcome.error})
-        write_json(self._record_path(submission.candidate), record)
+        write_json(self._record_path(submission.candidate), self._ordered(record))
 
     def run(self, jobs, count=None):
         """Grade `jobs`, `count` at a time; returns this run's summary (a dict)."""

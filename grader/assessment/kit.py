@@ -121,14 +121,17 @@ expect_like(fitted, {"linear": {"weight": (3, 2), "bias": (2,)}}, "fit(key, x, y
 """),
     ],
     "cnn_torch": [
-        ("build_model", [], "an nn.Module with the eight tensors of the statement", """\
+        ("build_model", [], "an nn.Module with the parameters and buffers of the statement", """\
 import torch
-SHAPES = {"conv1.weight": (16, 1, 3, 3), "conv1.bias": (16,), "conv2.weight": (32, 16, 3, 3),
-          "conv2.bias": (32,), "fc1.weight": (64, 128), "fc1.bias": (64,),
-          "fc2.weight": (10, 64), "fc2.bias": (10,)}
+SHAPES = {"conv1.weight": (16, 1, 3, 3), "bn1.weight": (16,), "bn1.bias": (16,),
+          "conv2.weight": (32, 16, 3, 3), "conv2.bias": (32,), "fc1.weight": (64, 128),
+          "fc1.bias": (64,), "fc2.weight": (10, 64), "fc2.bias": (10,)}
+BUFFERS = {"bn1.running_mean": (16,), "bn1.running_var": (16,)}
 model = m.build_model()
 expect_type(model, (torch.nn.Module,), "build_model()")
-expect_like(dict(model.state_dict()), SHAPES, "build_model().state_dict()")
+expect_like(dict(model.named_parameters()), SHAPES, "build_model().named_parameters()")
+_buffers = {name: b for name, b in model.named_buffers() if name != "bn1.num_batches_tracked"}
+expect_like(_buffers, BUFFERS, "build_model().named_buffers()")
 images = torch.rand(6, 1, 8, 8)
 labels = torch.randint(0, 10, (6,))
 """),
@@ -152,11 +155,11 @@ _loss = m.train_step(optimizer, model, images, labels)
 if not isinstance(_loss, float):
     expect(_loss, (), "float32", "train_step's loss")
 """),
-        ("train", ["build_model"], "an nn.Module with the eight tensors (trained on 32 "
-         "made-up images)", """\
+        ("train", ["build_model"], "an nn.Module with the parameters of the statement (trained "
+         "on 32 made-up images)", """\
 trained = m.train(torch.rand(32, 1, 8, 8), torch.randint(0, 10, (32,)))
 expect_type(trained, (torch.nn.Module,), "train(images, labels)")
-expect_like(dict(trained.state_dict()), SHAPES, "train(images, labels).state_dict()")
+expect_like(dict(trained.named_parameters()), SHAPES, "train(images, labels).named_parameters()")
 """),
         ("predict", ["build_model"], "float32 (6, 10) that does not require grad", """\
 _logits = m.predict(model, images)

@@ -2,9 +2,10 @@
 inputs both twins draw, and the judgements they share (numpy only).
 
 Weights are drawn in one canonical form, PyTorch's `state_dict()` layout (kernels OIHW, linear
-weights (out, in), `fc1` reading a (channel, height, width) flatten), and converted for the JAX
-twin by `to_jax_layout` (kernels HWIO, dense weights (in, out), `fc1` reading a
-(height, width, channel) flatten).
+weights (out, in), `fc1` reading a (channel, height, width) flatten, `bn1`'s running statistics
+and its `num_batches_tracked` beside the parameters), and converted for the JAX twin by
+`to_jax_layout` into params (kernels HWIO, dense weights (in, out), `fc1` reading a
+(height, width, channel) flatten) and a separate state (the running statistics).
 """
 
 import gzip
@@ -22,11 +23,13 @@ TRAIN_SIZE = 1437  # of 1,797 digits; the other 360 are held out
 SPLIT_SEED = 0  # the split is the same in every run
 ACCURACY_THRESHOLD = 0.93  # the references' lowest over 12 seeds: 0.969 (benchmarks/README.md)
 POOLED = (32, 2, 2)  # (channels, height, width) left by the second pooling
+FLATTENED = 32 * 2 * 2  # the features fc1 reads
 
 # canonical (PyTorch) names and shapes, with the fan-in the weights are scaled by
 CANONICAL_SHAPES = {
-    "conv1.weight": (16, 1, 3, 3),
-    "conv1.bias": (16,),
+    "conv1.weight": (16, 1, 3, 3),  # no bias: bn1 follows
+    "bn1.weight": (16,),
+    "bn1.bias": (16,),
     "conv2.weight": (32, 16, 3, 3),
     "conv2.bias": (32,),
     "fc1.weight": (64, 128),
@@ -35,6 +38,9 @@ CANONICAL_SHAPES = {
     "fc2.bias": (10,),
 }
 FAN_IN = {"conv1": 9, "conv2": 144, "fc1": 128, "fc2": 64}
+# bn1's running statistics: a buffer in PyTorch, the state beside the params in JAX
+STATISTICS = {"bn1.running_mean": (16,), "bn1.running_var": (16,)}
+BATCHES_TRACKED = "bn1.num_batches_tracked"  # PyTorch only: an int64 count nothing reads
 # Adam's first step moves each weight by about the learning rate whatever its gradient's size:
 # a gradient that is zero up to rounding may go either way, so steps get this much more atol
 ADAM_ATOL_PER_LEARNING_RATE = 1e-3
@@ -77,11 +83,22 @@ def draw_labels(rng, batch):
 
 
 def draw_weights(rng):
-    """Canonical weights, He-scaled normals (so every layer's activations keep their size)."""
+    """Canonical weights: He-scaled normals for the convolutions and dense layers (so every
+    layer's activations keep their size), bn1's scale and shift near 1 and 0, and running
+    statistics away from the initial 0 and 1 (conv1's outputs have a spread near 1 here), so
+    that evaluation and training mode give different logits."""
     weights = {}
     for name, shape in CANONICAL_SHAPES.items():
-        scale = np.sqrt(2.0 / FAN_IN[name.split(".")[0]])
-        weights[name] = (scale * rng.normal(size=shape)).astype(np.float32)
+        layer, kind = name.split(".")
+        if layer == "bn1":
+            weights[name] = (rng.uniform(0.5, 1.5, size=shape) if kind == "weight"
+                             else rng.normal(0.0, 0.2, size=shape)).astype(np.float32)
+        else:
+            scale = np.sqrt(2.0 / FAN_IN[layer])
+            weights[name] = (scale * rng.normal(size=shape)).astype(np.float32)
+    weights["bn1.running_mean"] = rng.normal(0.0, 0.5, size=(16,)).astype(np.float32)
+    weights["bn1.running_var"] = rng.uniform(0.3, 2.0, size=(16,)).astype(np.float32)
+    weights[BATCHES_TRACKED] = np.asarray(rng.integers(0, 1000), dtype=np.int64)
     return weights
 
 
@@ -100,10 +117,16 @@ def fc1_to_jax(weight):
 
 
 def to_jax_layout(weights):
-    """Canonical weights -> JAX params {"conv1": {"weight": HWIO, "bias"}, ...}."""
-    params = {}
+    """Canonical weights -> (JAX params {"conv1": {"weight": HWIO}, "bn1": {"weight", "bias"},
+    ...}, JAX state {"bn1": {"running_mean", "running_var"}})."""
+    params, state = {}, {}
     for name, array in weights.items():
         layer, kind = name.split(".")
+        if name == BATCHES_TRACKED:
+            continue
+        if name in STATISTICS:
+            state.setdefault(layer, {})[kind] = np.ascontiguousarray(array)
+            continue
         if kind == "weight" and layer.startswith("conv"):
             array = array.transpose(2, 3, 1, 0)  # OIHW -> HWIO
         elif kind == "weight" and layer == "fc1":
@@ -111,7 +134,7 @@ def to_jax_layout(weights):
         elif kind == "weight":
             array = array.T  # (out, in) -> (in, out)
         params.setdefault(layer, {})[kind] = np.ascontiguousarray(array)
-    return params
+    return params, state
 
 
 def jax_images(images):
@@ -163,40 +186,45 @@ def check_training(workers, probe, inputs, call, test_images, test_labels, to_we
     `logits` probe) runs on them and the judge takes the argmax. The held-out images and labels
     never reach the learner's worker, and the learner's own predict plays no part here (it has
     checks of its own). `to_weights` turns a flat {name: array} into the `logits` probe's weights.
+    `to_weights` turns a flat {name: array} into the `logits` probe's keyword arguments (the
+    weights and evaluation mode: the running statistics the training left are used).
     A reference below the threshold is the grader's fault."""
     want, got = workers.both(probe, **inputs)
     got = expect_trained_weights(got, want, call)
-    reference_logits = workers.reference("logits", weights=to_weights(want), images=test_images)
+    reference_logits = workers.reference("logits", images=test_images, **to_weights(want))
     try:
         expect_accuracy(call, reference_logits, test_labels)
     except AssertionError as failure:
         raise InternalFault(f"the reference missed the threshold: {failure}") from None
-    learner_logits = workers.reference("logits", weights=to_weights(got), images=test_images)
+    learner_logits = workers.reference("logits", images=test_images, **to_weights(got))
     expect_accuracy(call, learner_logits, test_labels)
 
 
 def expect_trained_weights(got, want, call):
-    """The trained weights have the reference's names and shapes; returned as float32."""
+    """The trained weights have the reference's names, shapes and dtypes (float32, int64 for a
+    counter); returned as those dtypes."""
     expect_keys(got, want, f"{call}: the trained parameters")
     for name in sorted(want):
         array = got[name]
-        if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+        wanted_kind = "f" if want[name].dtype.kind == "f" else "iu"
+        if not isinstance(array, np.ndarray) or array.dtype.kind not in wanted_kind:
             kind = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
             raise AssertionError(f"Called `{call}`. The trained {name!r} is {kind}, expected "
-                                 f"float32.")
+                                 f"{want[name].dtype}.")
         if shape_of(array.shape) != shape_of(want[name].shape):
             raise AssertionError(f"Called `{call}`. The trained {name!r} has shape "
                                  f"{shape_of(array.shape)}, expected {shape_of(want[name].shape)}.")
-    return {name: got[name].astype(np.float32) for name in want}
+    return {name: got[name].astype(want[name].dtype) for name in want}
 
 
 def nest_params(flat):
-    """{"conv1.weight": array, ...} -> {"conv1": {"weight": array}, ...} (the JAX params)."""
-    params = {}
+    """{"conv1.weight": array, ..., "bn1.running_mean": array, ...} -> (params, state), the JAX
+    twin's two dicts: {"conv1": {"weight": array}, ...} and {"bn1": {"running_mean": ...}}."""
+    params, state = {}, {}
     for name, array in flat.items():
         layer, kind = name.split(".")
-        params.setdefault(layer, {})[kind] = array
-    return params
+        (state if name in STATISTICS else params).setdefault(layer, {})[kind] = array
+    return params, state
 
 
 def adam_atol(tol, learning_rate):
@@ -220,6 +248,60 @@ def expect_accuracy(call, logits, test_labels):
             f"the stated one trains weights that the stated one cannot use)."
         )
     return accuracy
+
+
+def expect_statistics_kept(got, given, call, fix):
+    """Evaluation mode: bn1's running statistics after the call are the ones given, exactly."""
+    for name in sorted(given):
+        changed = int(np.count_nonzero(np.asarray(got[name]) != np.asarray(given[name])))
+        if changed:
+            raise AssertionError(
+                f"Called `{call}`. {changed} of {np.size(given[name])} values of {name!r} "
+                f"changed, expected none: in evaluation mode batch normalisation reads the "
+                f"running statistics and must not update them. {fix}")
+
+
+def expect_statistics_updated(got, want, given, call, rtol, atol, fix):
+    """Training mode: bn1's running statistics took the reference's momentum step from the
+    given ones; a message tells statistics that never moved from a wrong update."""
+    if all(np.array_equal(np.asarray(got[name]), np.asarray(given[name])) for name in given):
+        raise AssertionError(
+            f"Called `{call}`. The running statistics are exactly the ones given: a "
+            f"training-mode forward must update them (running = 0.9 * running + 0.1 * batch "
+            f"statistic, the variance unbiased), or evaluation later uses stale statistics. {fix}")
+    for name in sorted(want):
+        kind = "the unbiased batch variance" if name.endswith("var") else "the batch mean"
+        expect_close(np.asarray(got[name]), np.asarray(want[name]),
+                     f"{call}: {name} afterwards (momentum 0.1 towards {kind})",
+                     rtol=rtol, atol=atol)
+
+
+def describe_load_mismatch(got_shapes, want_shapes, fc1_inputs):
+    """One line, in the learner's terms, on why the statement's state_dict does not load into
+    their model: layers they lack or added, and layers of another shape; for fc1, how many
+    features their flatten really gives (`fc1_inputs`, measured in their worker, or None).
+    Empty when the names and shapes agree."""
+    parts = []
+    missing = sorted(set(want_shapes) - set(got_shapes))
+    extra = sorted(set(got_shapes) - set(want_shapes))
+    if missing:
+        parts.append(f"the statement's table has {', '.join(missing)}, which your model lacks")
+    if extra:
+        parts.append(f"your model has {', '.join(extra)}, which the table does not")
+    for name in sorted(set(want_shapes) & set(got_shapes)):
+        got_shape, want_shape = shape_of(got_shapes[name]), shape_of(want_shapes[name])
+        if got_shape == want_shape:
+            continue
+        if name == "fc1.weight" and len(got_shape) == 2:
+            said = (f"your fc1 takes {got_shape[1]} inputs; the statement's table says "
+                    f"{want_shape[1]} (32 channels x 2 x 2 after the second pooling)")
+            if fc1_inputs is not None and fc1_inputs != got_shape[1]:
+                said = (f"your fc1 takes {got_shape[1]} inputs; after your pooling the flatten "
+                        f"gives {fc1_inputs}; the statement's table says {want_shape[1]}")
+            parts.append(said)
+        else:
+            parts.append(f"your {name} has shape {got_shape}, the table says {want_shape}")
+    return "; ".join(parts)
 
 
 def shared_key_pairs(params, min_values=8, threshold=0.99):

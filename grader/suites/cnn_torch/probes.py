@@ -2,7 +2,9 @@
 (`target`), and return plain results for the judge to compare.
 
 Weights arrive in PyTorch's layout as a flat state dict ({"conv1.weight": OIHW, ...,
-"fc1.weight": (out, in)}); images arrive NCHW (batch, 1, 8, 8) and labels as int64.
+"fc1.weight": (out, in), "bn1.running_mean": ..., "bn1.num_batches_tracked": int64}); images
+arrive NCHW (batch, 1, 8, 8) and labels as int64. A probe that runs the model says which mode it
+sets (`train`: model.train(train)); the learner's functions must not need another.
 """
 
 import numpy as np
@@ -15,6 +17,13 @@ from grader.probekit import Reject, require_tensor, synchronize, to_torch
 # too small to gain from a second one, and on a busy machine OpenMP threads waiting for each
 # other made training 10 times slower at random, which a calibrated time limit cannot absorb.
 torch.set_num_threads(1)
+
+STATISTICS = ("bn1.running_mean", "bn1.running_var")
+SHAPE_CHECK = "state_dict_has_the_stated_names_and_shapes"
+
+
+class _Reached(Exception):
+    """Raised by the hook on fc1 once it has seen its input: the rest of the forward is moot."""
 
 
 def _build(target, device):
@@ -29,10 +38,13 @@ def _model_with_weights(target, device, weights):
     model = _build(target, device)
     try:
         model.load_state_dict({name: to_torch(array, device) for name, array in weights.items()})
-    except RuntimeError as error:
-        shapes = ", ".join(f"{name} {tuple(array.shape)}" for name, array in weights.items())
-        raise Reject(f"Called `build_model().load_state_dict(state)` with {shapes}. It raised: "
-                     f"{error}") from None
+    except RuntimeError:
+        # torch's own dump lists the names from the weights' side ("Unexpected key(s)" are the
+        # learner's missing layers): the shape check says it once, in the learner's terms
+        raise Reject(f"Called `build_model().load_state_dict(weights)` with the statement's "
+                     f"tensors. It raised: your model's state_dict() differs from the "
+                     f"statement's table (the check `{SHAPE_CHECK}` says where), so this "
+                     f"check cannot run.") from None
     return model
 
 
@@ -53,8 +65,40 @@ def _state(model):
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
 
+def _statistics(model):
+    """bn1's running statistics as they are now (the model loaded the stated names)."""
+    state = model.state_dict()
+    return {name: state[name].detach().clone() for name in STATISTICS}
+
+
+def _fc1_inputs(model, device):
+    """How many features the model's own forward feeds fc1 (evaluation mode, two blank images),
+    or None when fc1 is no module or the forward fails before it."""
+    fc1 = getattr(model, "fc1", None)
+    if not isinstance(fc1, nn.Module):
+        return None
+    seen = []
+
+    def record(_module, inputs):
+        if inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].dim() >= 1:
+            seen.append(int(inputs[0].shape[-1]))
+        raise _Reached
+
+    handle = fc1.register_forward_pre_hook(record)
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(2, 1, 8, 8, device=device))
+    except Exception:  # noqa: BLE001 - _Reached, or the learner's forward failing earlier
+        pass
+    finally:
+        handle.remove()
+    return seen[0] if seen else None
+
+
 def parameter_shapes(target, device):
-    """Names, shapes and dtypes of build_model()'s state_dict, and its number of parameters."""
+    """Names, shapes and dtypes of build_model()'s state_dict, its number of parameters, and
+    how many features its forward feeds fc1 (for a message on a mis-sized fc1)."""
     model = _build(target, device)
     state = model.state_dict()
     return {
@@ -62,21 +106,29 @@ def parameter_shapes(target, device):
         "dtypes": {name: str(tensor.dtype).removeprefix("torch.") for name, tensor in
                    state.items()},
         "count": int(sum(parameter.numel() for parameter in model.parameters())),
+        "fc1_inputs": _fc1_inputs(model, device),
     }
 
 
-def _outputs(target, device, weights, images, function):
-    """`function`(model, images) of the target, for a model loaded with the given weights."""
+def _outputs(target, device, weights, images, function, train):
+    """`function`(model, images) of the target, for a model loaded with the given weights and
+    put in training (`train`) or evaluation mode: the logits and bn1's statistics after."""
     model = _model_with_weights(target, device, weights)
+    model.train(train)
     result = require_tensor(getattr(target, function)(model, to_torch(images, device)),
                             f"{function}(model, images)").detach()
     synchronize(device)
-    return result
+    return {"logits": result, "statistics": _statistics(model)}
 
 
-def logits(target, device, weights, images):
-    """forward(model, images) for a model loaded with the given weights."""
-    return _outputs(target, device, weights, images, "forward")
+def logits(target, device, weights, images, train=False):
+    """forward(model, images) for a model loaded with the given weights, in the given mode."""
+    return _outputs(target, device, weights, images, "forward", train)["logits"]
+
+
+def forward_pass(target, device, weights, images, train):
+    """forward(model, images) in the given mode: the logits and bn1's statistics after."""
+    return _outputs(target, device, weights, images, "forward", train)
 
 
 def loss_and_grads(target, device, weights, images, labels, calls):
@@ -137,8 +189,9 @@ def evaluation_graph(target, device, weights, images):
 
 
 def predictions(target, device, weights, images):
-    """predict(model, images) for a model loaded with the given weights."""
-    return _outputs(target, device, weights, images, "predict")
+    """predict(model, images) for a model loaded with the given weights and left in training
+    mode, as train leaves it: the logits and bn1's statistics after."""
+    return _outputs(target, device, weights, images, "predict", train=True)
 
 
 def trained_weights(target, device, seed, train_images, train_labels):

@@ -25,6 +25,7 @@ from grader.containment import (
     sweep_orphans,
 )
 from grader.report import CheckResult, Report
+from grader.topics.moved_names import with_advice
 from grader.verdicts import InternalFault, LearnerFault
 from grader.workers import NO_SANDBOX, OutputLog, WorkerGone, WorkerProcess, WorkerSpec
 
@@ -326,8 +327,8 @@ class SuitePlugin:
             return verdicts.FAILED, ("your code's result did not have the form the reference's "
                                      f"has, so it could not be checked ({type(exc).__name__}: "
                                      f"{str(exc)[:200]})")
-        if isinstance(exc, LearnerFault):
-            return exc.verdict, exc.message
+        if isinstance(exc, LearnerFault):  # a missing framework name gets what exists instead
+            return exc.verdict, with_advice(exc.message)
         if isinstance(exc, AssertionError) and when == "call":
             return verdicts.FAILED, str(exc)
         if isinstance(exc, InternalFault):
@@ -488,7 +489,7 @@ def _run(session, bank, report):
     session.learner.await_ready(session.load_limit_s)
     report.memory = session.learner.memory_note or session.reference.memory_note
     if session.learner.load_failure:
-        report.load_error = session.learner.load_failure[1]
+        report.load_error = with_advice(session.learner.load_failure[1])
     plugin = SuitePlugin(session)
     session.on_call("phase", "collecting the checks", None)
     log = io.StringIO()

@@ -64,8 +64,8 @@ held_out = jax.device_put(jax_images(test_images), device)
 
 def run(seed):
     key = jax.device_put(jax.random.key(seed), device)
-    params = reference.train(key, images, labels)
-    return np.asarray(reference.predict(params, held_out))
+    params, state = reference.train(key, images, labels)
+    return np.asarray(reference.predict(params, state, held_out))
 """,
 }
 
@@ -114,6 +114,10 @@ def main():
           f"jax / torch {warm['jax'] / warm['torch']:.2f}")
     print(f"lowest accuracy: torch {lowest['torch']:.3f}, jax {lowest['jax']:.3f} "
           f"(the suite's threshold is {ACCURACY_THRESHOLD})")
+    for framework, runs in results.items():
+        accuracies = sorted(run["accuracy"] for run in runs)
+        print(f"{framework} accuracies, sorted: {' '.join(f'{a:.3f}' for a in accuracies)} "
+              f"(median {statistics.median(accuracies):.3f})")
 
 
 if __name__ == "__main__":

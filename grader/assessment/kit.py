@@ -170,28 +170,42 @@ if getattr(_logits, "requires_grad", False):
 """),
     ],
     "cnn_jax": [
-        ("build_model", [], "the eight float32 arrays of the statement", """\
+        ("build_model", [], "(params, state): the float32 arrays of the statement", """\
 import jax
 import jax.numpy as jnp
-SHAPES = {"conv1": {"weight": (3, 3, 1, 16), "bias": (16,)},
+SHAPES = {"conv1": {"weight": (3, 3, 1, 16)}, "bn1": {"weight": (16,), "bias": (16,)},
           "conv2": {"weight": (3, 3, 16, 32), "bias": (32,)},
           "fc1": {"weight": (128, 64), "bias": (64,)},
           "fc2": {"weight": (64, 10), "bias": (10,)}}
-params = m.build_model(jax.random.key(0))
-expect_like(params, SHAPES, "build_model(key)")
+STATE = {"bn1": {"running_mean": (16,), "running_var": (16,)}}
+
+def _pair(result, what):
+    expect_type(result, (tuple, list), what)
+    if len(result) != 2:
+        raise Mismatch(f"{what}: expected a pair, got {len(result)} values")
+    return result
+
+params, state = _pair(m.build_model(jax.random.key(0)), "build_model(key)")
+expect_like(params, SHAPES, "build_model(key)'s params")
+expect_like(state, STATE, "build_model(key)'s state")
 images = jax.random.uniform(jax.random.key(1), (6, 8, 8, 1))
 labels = jax.random.randint(jax.random.key(2), (6,), 0, 10).astype(jnp.int32)
 """),
-        ("forward", ["build_model"], "float32 (6, 10) for images of shape (6, 8, 8, 1)", """\
-expect(m.forward(params, images), (6, 10), "float32", "forward(params, images)")
+        ("forward", ["build_model"], "(float32 (6, 10), a state) for images of shape "
+         "(6, 8, 8, 1), train True and False", """\
+for _train in (True, False):
+    _logits, _state = _pair(m.forward(params, state, images, _train),
+                            f"forward(params, state, images, {_train})")
+    expect(_logits, (6, 10), "float32", f"forward(params, state, images, {_train})'s logits")
+    expect_like(_state, STATE, f"forward(params, state, images, {_train})'s state")
 """),
-        ("loss_and_grads", ["build_model"], "(a 0-d loss, grads shaped like params)", """\
-_result = m.loss_and_grads(params, images, labels)
-expect_type(_result, (tuple, list), "loss_and_grads")
-if len(_result) != 2:
-    raise Mismatch(f"loss_and_grads: expected (loss, grads), got {len(_result)} values")
-expect(_result[0], (), "float32", "loss_and_grads' loss")
-expect_like(_result[1], SHAPES, "loss_and_grads' grads")
+        ("loss_and_grads", ["build_model"], "((a 0-d loss, a state), grads shaped like "
+         "params)", """\
+_value, _grads = _pair(m.loss_and_grads(params, state, images, labels), "loss_and_grads")
+_loss, _state = _pair(_value, "loss_and_grads' first element (loss, state)")
+expect(_loss, (), "float32", "loss_and_grads' loss")
+expect_like(_state, STATE, "loss_and_grads' state")
+expect_like(_grads, SHAPES, "loss_and_grads' grads")
 """),
         ("make_optimizer", [], "an optax.GradientTransformation", """\
 optimizer = m.make_optimizer(1e-3)
@@ -200,23 +214,27 @@ if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimize
     raise Mismatch("make_optimizer(1e-3): expected an optax.GradientTransformation "
                    f"(init and update), got {type(optimizer).__name__}")
 """),
-        ("train_step", ["build_model", "make_optimizer"], "(params shaped like params, an "
-         "optimizer state, a 0-d loss)", """\
-_result = m.train_step(optimizer, params, optimizer.init(params), images, labels)
+        ("train_step", ["build_model", "make_optimizer"], "(params shaped like params, a "
+         "state, an optimizer state, a 0-d loss)", """\
+_result = m.train_step(optimizer, params, state, optimizer.init(params), images, labels)
 expect_type(_result, (tuple, list), "train_step")
-if len(_result) != 3:
-    raise Mismatch(f"train_step: expected (params, opt_state, loss), got {len(_result)} values")
+if len(_result) != 4:
+    raise Mismatch(f"train_step: expected (params, state, opt_state, loss), got {len(_result)} "
+                   "values")
 expect_like(_result[0], SHAPES, "train_step's params")
-expect(_result[2], (), "float32", "train_step's loss")
+expect_like(_result[1], STATE, "train_step's state")
+expect(_result[3], (), "float32", "train_step's loss")
 """),
-        ("train", ["build_model"], "params of the statement's shapes (trained on 32 made-up "
-         "images)", """\
+        ("train", ["build_model"], "(params, state) of the statement's shapes (trained on 32 "
+         "made-up images)", """\
 _images = jax.random.uniform(jax.random.key(3), (32, 8, 8, 1))
 _labels = jax.random.randint(jax.random.key(4), (32,), 0, 10).astype(jnp.int32)
-expect_like(m.train(jax.random.key(5), _images, _labels), SHAPES, "train(key, images, labels)")
+_params, _state = _pair(m.train(jax.random.key(5), _images, _labels), "train(key, images, labels)")
+expect_like(_params, SHAPES, "train(key, images, labels)'s params")
+expect_like(_state, STATE, "train(key, images, labels)'s state")
 """),
         ("predict", ["build_model"], "float32 (6, 10)", """\
-expect(m.predict(params, images), (6, 10), "float32", "predict(params, images)")
+expect(m.predict(params, state, images), (6, 10), "float32", "predict(params, state, images)")
 """),
     ],
     "qlearning_torch": [

@@ -1,9 +1,11 @@
 """Probes for cnn_jax: they run in a worker, next to the learner's or the reference's module
 (`target`), and return plain results for the judge to compare.
 
-Weights arrive in the JAX layout, nested like the params ({"conv1": {"weight": HWIO, "bias"},
-..., "fc1": {"weight": (in, out), ...}}); images arrive NHWC (batch, 8, 8, 1) and labels as
-int64, passed on as int32. Params come back flattened: {"conv1.weight": array, ...}.
+Weights arrive in the JAX layout, nested like the params ({"conv1": {"weight": HWIO}, "bn1":
+{"weight", "bias"}, ..., "fc1": {"weight": (in, out), ...}}), with the state apart ({"bn1":
+{"running_mean", "running_var"}}); images arrive NHWC (batch, 8, 8, 1) and labels as int64,
+passed on as int32. Params and state come back flattened: {"conv1.weight": array, ...,
+"bn1.running_mean": array, ...}.
 """
 
 import jax
@@ -20,6 +22,26 @@ JIT_FUNCTION = type(jax.jit(lambda x: x))
 def _params(weights, device):
     return {layer: {name: to_jax(array, device) for name, array in arrays.items()}
             for layer, arrays in weights.items()}
+
+
+def _pair(result, call, what="(params, state)"):
+    """The two dicts of build_model / train: params and the batch-normalisation state."""
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise Reject(f"Called `{call}`. Returned {a_type(type(result).__name__)}, expected a "
+                     f"pair {what}: the params and bn1's running statistics, kept apart.")
+    return result
+
+
+def _flat_model(result, call):
+    """(params, state) from build_model or train, flattened into one dict."""
+    params, state = _pair(result, call)
+    return {**flatten_params(params, call, "params"), **flatten_params(state, call, "state")}
+
+
+def _forward_result(result, call):
+    """forward's (logits, state): the logits array and the flattened state."""
+    logits, state = _pair(result, call, "(logits, state)")
+    return require_jax_array(logits, call), flatten_params(state, call, "state")
 
 
 def _init(optimizer, params, device):
@@ -41,83 +63,123 @@ def _loss(value, call):
 
 
 def _unpack_step(result, call):
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
+    if not isinstance(result, (tuple, list)) or len(result) != 4:
         raise Reject(f"Called `{call}`. Returned {a_type(type(result).__name__)}, expected a "
-                     f"triple (params, opt_state, loss).")
-    params, opt_state, loss = result
+                     f"4-tuple (params, state, opt_state, loss).")
+    params, state, opt_state, loss = result
     flatten_params(params, call, "params")  # rejects a malformed params early, with its path
-    return params, opt_state, _loss(loss, call)
+    flatten_params(state, call, "state")
+    return params, state, opt_state, _loss(loss, call)
 
 
 def parameter_shapes(target, device, seed):
-    """Names, shapes, dtypes and the number of values of build_model's params."""
+    """Names, shapes, dtypes of build_model's params and state (one flat dict), and the number
+    of values of the params."""
+    call = "jax.jit(build_model)(key)"
     key = to_jax(jax.random.key(seed), device)
-    flat = flatten_params(jax.jit(target.build_model)(key), "jax.jit(build_model)(key)", "params")
+    params, state = _pair(jax.jit(target.build_model)(key), call)
+    flat_params = flatten_params(params, call, "params")
+    flat = {**flat_params, **flatten_params(state, call, "state")}
     jax.block_until_ready(flat)
     return {
         "shapes": {name: list(array.shape) for name, array in flat.items()},
         "dtypes": {name: str(array.dtype) for name, array in flat.items()},
-        "count": int(sum(array.size for array in flat.values())),
+        "count": int(sum(array.size for array in flat_params.values())),
     }
 
 
 def params_from_keys(target, device, seed, other_seed):
-    """build_model's params for key(seed) twice and for key(other_seed): three flat dicts."""
+    """build_model's params and state for key(seed) twice and for key(other_seed): three flat
+    dicts."""
     build_model = jax.jit(target.build_model)  # one compilation for all three calls
     results = []
     for which in (seed, seed, other_seed):
         key = to_jax(jax.random.key(which), device)
-        results.append(flatten_params(build_model(key), "jax.jit(build_model)(key)", "params"))
+        results.append(_flat_model(build_model(key), "jax.jit(build_model)(key)"))
     jax.block_until_ready(results)
     return results
 
 
-def logits(target, device, weights, images):
-    """jax.jit(forward)(params, images) for the given weights (jitted: op-by-op dispatch would
-    compile every primitive separately, which takes seconds)."""
-    result = jax.jit(target.forward)(_params(weights, device), to_jax(images, device))
-    return require_jax_array(result, "jax.jit(forward)(params, images)").block_until_ready()
+def logits(target, device, params, state, images, train=False):
+    """The logits of jax.jit(forward, static_argnums=3)(params, state, images, train) for the
+    given weights (jitted: op-by-op dispatch would compile every primitive separately, which
+    takes seconds)."""
+    return forward_pass(target, device, params, state, images, train)["logits"]
 
 
-def loss_and_grads(target, device, weights, images, labels):
-    """jax.jit(loss_and_grads)(params, images, labels): {"loss": (), "grads": {...}}."""
-    call = "jax.jit(loss_and_grads)(params, images, labels)"
-    result = jax.jit(target.loss_and_grads)(_params(weights, device), to_jax(images, device),
-                                   _labels(labels, device))
+def forward_pass(target, device, params, state, images, train):
+    """jax.jit(forward, static_argnums=3)(params, state, images, train): the logits and the
+    state it returns, flattened."""
+    call = f"jax.jit(forward, static_argnums=3)(params, state, images, {train})"
+    result = jax.jit(target.forward, static_argnums=3)(
+        _params(params, device), _params(state, device), to_jax(images, device), train)
+    logits, new_state = _forward_result(result, call)
+    jax.block_until_ready((logits, new_state))
+    return {"logits": logits, "statistics": new_state}
+
+
+def state_after_forward(target, device, params, state, images):
+    """forward(params, state, images, True) called as the learner wrote it (no jax.jit added
+    here, so that writing into the given dicts is seen): which of the given state's entries
+    were replaced or removed, or added, in place."""
+    given = _params(state, device)
+    before = {layer: dict(arrays) for layer, arrays in given.items()}
+    result = target.forward(_params(params, device), given, to_jax(images, device), True)
+    _forward_result(result, "forward(params, state, images, True)")
+    changed = []
+    for layer in sorted(set(before) | set(given)):
+        now = given.get(layer)
+        if not isinstance(now, dict) or now.keys() != before.get(layer, {}).keys():
+            changed.append(layer)
+            continue
+        changed += [f"{layer}.{name}" for name in sorted(now) if now[name] is not before[layer][name]]
+    return {"changed": changed}
+
+
+def loss_and_grads(target, device, params, state, images, labels):
+    """jax.jit(loss_and_grads)(params, state, images, labels), which returns ((loss, state),
+    grads): {"loss": (), "grads": {...}, "statistics": {...}}."""
+    call = "jax.jit(loss_and_grads)(params, state, images, labels)"
+    result = jax.jit(target.loss_and_grads)(_params(params, device), _params(state, device),
+                                            to_jax(images, device), _labels(labels, device))
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise Reject(f"Called `{call}`. Returned {a_type(type(result).__name__)}, expected a pair "
-                     f"(loss, grads).")
-    loss, grads = result
+                     f"((loss, state), grads).")
+    value, grads = result
+    loss, new_state = _pair(value, call, "(loss, state) as its first element")
     grads = flatten_params(grads, call, "grads")
-    jax.block_until_ready(grads)
-    return {"loss": _loss(loss, call), "grads": grads}
+    new_state = flatten_params(new_state, call, "state")
+    jax.block_until_ready((grads, new_state))
+    return {"loss": _loss(loss, call), "grads": grads, "statistics": new_state}
 
 
-def adam_steps(target, device, weights, batches, learning_rate):
-    """Consecutive train_step calls, one per (images, labels) batch: final params and losses."""
-    call = "train_step(optimizer, params, opt_state, images, labels)"
+def adam_steps(target, device, params, state, batches, learning_rate):
+    """Consecutive train_step calls, one per (images, labels) batch: final params, state and
+    the losses."""
+    call = "train_step(optimizer, params, state, opt_state, images, labels)"
     optimizer = target.make_optimizer(learning_rate)
-    params = _params(weights, device)
+    params, state = _params(params, device), _params(state, device)
     opt_state = _init(optimizer, params, device)
     losses = []
     for images, labels in batches:
-        params, opt_state, loss = _unpack_step(
-            target.train_step(optimizer, params, opt_state, to_jax(images, device),
+        params, state, opt_state, loss = _unpack_step(
+            target.train_step(optimizer, params, state, opt_state, to_jax(images, device),
                               _labels(labels, device)), call)
         losses.append(loss)
     flat = flatten_params(params, call, "params")
-    jax.block_until_ready((flat, losses))
-    return {"params": flat, "losses": np.asarray([np.asarray(loss) for loss in losses],
-                                                  dtype=np.float32)}
+    statistics = flatten_params(state, call, "state")
+    jax.block_until_ready((flat, statistics, losses))
+    return {"params": flat, "statistics": statistics,
+            "losses": np.asarray([np.asarray(loss) for loss in losses], dtype=np.float32)}
 
 
-def step_compilations(target, device, weights, batches, learning_rate):
+def step_compilations(target, device, params, state, batches, learning_rate):
     """Whether train_step is a jax.jit function, and the XLA compilations during each call."""
     optimizer = target.make_optimizer(learning_rate)
-    params = _params(weights, device)
+    params, state = _params(params, device), _params(state, device)
     opt_state = _init(optimizer, params, device)
     inputs = [(to_jax(images, device), _labels(labels, device)) for images, labels in batches]
-    jax.block_until_ready((params, opt_state, inputs))
+    jax.block_until_ready((params, state, opt_state, inputs))
     compilations = []
 
     def count(event, _seconds, **_):
@@ -128,26 +190,27 @@ def step_compilations(target, device, weights, batches, learning_rate):
     try:
         for images, labels in inputs:
             compilations.append(0)
-            params, opt_state, loss = _unpack_step(
-                target.train_step(optimizer, params, opt_state, images, labels),
-                "train_step(optimizer, params, opt_state, images, labels)")
+            params, state, opt_state, loss = _unpack_step(
+                target.train_step(optimizer, params, state, opt_state, images, labels),
+                "train_step(optimizer, params, state, opt_state, images, labels)")
             jax.block_until_ready((params, loss))
     finally:
         jax.monitoring.unregister_event_duration_listener(count)
     return {"jitted": isinstance(target.train_step, JIT_FUNCTION), "compilations": compilations}
 
 
-def predictions(target, device, weights, images):
-    """predict(params, images) for the given weights (called as the learner wrote it)."""
-    result = target.predict(_params(weights, device), to_jax(images, device))
-    return require_jax_array(result, "predict(params, images)").block_until_ready()
+def predictions(target, device, params, state, images):
+    """predict(params, state, images) for the given weights (called as the learner wrote it)."""
+    result = target.predict(_params(params, device), _params(state, device),
+                            to_jax(images, device))
+    return require_jax_array(result, "predict(params, state, images)").block_until_ready()
 
 
 def trained_params(target, device, seed, train_images, train_labels):
-    """train(key, train split): the returned params, flattened. The judge scores them with the
-    reference's forward pass; the held-out digits never come here."""
+    """train(key, train split): the returned params and state, flattened into one dict. The
+    judge scores them with the reference's forward pass; the held-out digits never come here."""
     key = to_jax(jax.random.key(seed), device)
-    params = target.train(key, to_jax(train_images, device), _labels(train_labels, device))
-    flat = flatten_params(params, "train(key, images, labels)", "params")
+    result = target.train(key, to_jax(train_images, device), _labels(train_labels, device))
+    flat = _flat_model(result, "train(key, images, labels)")
     jax.block_until_ready(flat)
     return flat

@@ -1,8 +1,9 @@
 """Similarity of a batch's submissions (grader/assessment/similarity.py, issue 13 point 4).
 
 The calibration files in tests/data/similarity/ are independently written correct solutions of
-linear_regression_torch and linear_regression_jax (each passes `grade exercise`), and one
-renamed copy of each (`*_renamed.py`: variables renamed, functions reordered, comments changed).
+linear_regression_torch, linear_regression_jax and distributed_torch (each passes `grade
+exercise`), and one renamed copy of each item (`*_renamed.py`: variables renamed, functions
+reordered, comments changed). The numbers they give are in benchmarks/README.md.
 """
 
 import csv
@@ -22,6 +23,11 @@ from conftest import pristine_stub_text
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "similarity"
 TORCH, JAX = "linear_regression_torch", "linear_regression_jax"
+DISTRIBUTED = "distributed_torch"
+# item, calibration files' prefix, the one copy among them (original, renamed copy)
+CALIBRATION = [(TORCH, "torch", ("torch_manual", "torch_manual_renamed")),
+               (JAX, "jax", ("jax_scan", "jax_scan_renamed")),
+               (DISTRIBUTED, "distributed", ("distributed_flat", "distributed_flat_renamed"))]
 
 needs_copydetect = pytest.mark.skipif(
     importlib.util.find_spec("copydetect") is None,
@@ -69,6 +75,25 @@ def test_independently_written_solutions_are_flagged_neither_against_each_other_
     measured = by_kind(scores, "pair") + by_kind(scores, "reference")
     assert len(measured) == 2 * (6 + 4)  # every pair and every file against its reference
     assert max(row["score"] for row in measured) <= similarity.THRESHOLD - 0.2
+
+
+@needs_copydetect
+@pytest.mark.parametrize("item_id, prefix, copy", CALIBRATION)
+def test_the_default_threshold_flags_exactly_the_copy_among_the_calibration_files(
+        tmp_path, item_id, prefix, copy):
+    files = {path.stem: path for path in sorted(DATA.glob(f"{prefix}_*.py"))}
+    assert len(files) >= 5, f"calibration files of {item_id}: {sorted(files)}"
+    flagged = similarity.compute({item_id: files}, tmp_path)
+    assert [(row["kind"], row["a"], row["b"]) for row in flagged] == [("pair", *copy)], (
+        f"similarity.compute on the {len(files)} calibration files of {item_id} flagged "
+        f"{[(row['kind'], row['a'], row['b'], row['score']) for row in flagged]}; expected "
+        f"only the renamed copy {copy} (THRESHOLD {similarity.THRESHOLD})")
+    scores = json.loads((tmp_path / "similarity.json").read_text())["scores"]
+    independent_scores = [row["score"] for row in scores if row["kind"] in ("pair", "reference")
+                          and copy[1] not in (row["a"], row["b"])]
+    assert max(independent_scores) <= similarity.THRESHOLD - 0.2, (
+        f"{item_id}: an independent solution scored {max(independent_scores)}, within 0.2 of "
+        f"the threshold {similarity.THRESHOLD}")
 
 
 @needs_copydetect

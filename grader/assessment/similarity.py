@@ -38,17 +38,21 @@ import tempfile
 from bisect import bisect_right
 from pathlib import Path
 
-# Calibration (tests/data/similarity, linear_regression_torch and linear_regression_jax; four
-# independently written correct solutions of each, all passing `grade exercise`, one of them
-# the stub filled in with its docstrings kept; copydetect 0.5.0, NOISE_CHARS 25, the stub as
-# boilerplate). Score = the larger share of either file matching the other:
-#   independent solutions against each other: 0.00 to 0.29 (torch 0.09-0.29, jax 0.00-0.14)
-#   independent solutions against the reference: 0.23 to 0.45 (torch 0.11-0.45, jax 0.25-0.43)
+# Calibration (tests/data/similarity; benchmarks/README.md has the table and the command,
+# `python -m grader.assessment.similarity ITEM FILE...`): four independently written correct
+# solutions of each of linear_regression_torch, linear_regression_jax (one of them the stub
+# filled in with its docstrings kept) and distributed_torch, all passing `grade exercise`;
+# copydetect 0.5.0, NOISE_CHARS 25, the stub as boilerplate. Score = the larger share of
+# either file matching the other:
+#   independent solutions against each other: 0.00 to 0.29 (torch 0.09-0.29, jax 0.00-0.14,
+#   distributed 0.00-0.23)
+#   independent solutions against the reference: 0.11 to 0.45 (torch 0.11-0.45, jax
+#   0.25-0.43, distributed 0.22-0.28)
 #   a renamed copy (variables renamed, functions reordered, comments changed) against its
-#   original: 1.00 (torch, 0.92 on the copy's side) and 0.99 (jax, 0.99 on both sides)
+#   original: 1.00 (torch, 0.92 on the copy's side), 0.99 (jax), 0.97 (distributed)
 # THRESHOLD 0.70 leaves 0.25 above the highest independent score and 0.22 below the lowest
 # side of a renamed copy. Stub scores: the stub with `pass` for every body, or one body
-# written, 0.89 to 1.00; the independent solutions and the reference 0.00 to 0.06
+# written, 0.89 to 1.00; the independent solutions and the reference 0.00 to 0.07
 # (they write 0.94 to 1.79 times the reference's code beyond the stub).
 THRESHOLD = 0.70
 STUB_THRESHOLD = 0.75  # near_stub: wrote less than a quarter of what the reference writes
@@ -419,3 +423,30 @@ def _write_atomic(path, text):
         except OSError:
             pass
         raise
+
+
+def main(argv=None):
+    """`python -m grader.assessment.similarity ITEM FILE...`: every score among the files (each
+    pair, each file against the reference and the stub) and what the default thresholds flag;
+    how the thresholds above were calibrated (benchmarks/README.md)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("item")
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--threshold", type=float)
+    args = parser.parse_args(argv)
+    files = {path.stem: path for path in args.files}
+    with tempfile.TemporaryDirectory(prefix="dlprep-similarity-") as folder:
+        flagged = compute({args.item: files}, folder, args.threshold)
+        scores = json.loads((Path(folder) / JSON_FILE).read_text(encoding="utf-8"))["scores"]
+    marked = {(row["kind"], row["a"], row["b"]) for row in flagged}
+    print(f"{args.item}: {len(files)} files, threshold "
+          f"{THRESHOLD if args.threshold is None else args.threshold}, stub {STUB_THRESHOLD}")
+    for row in sorted(scores, key=lambda row: (row["kind"], -row["score"], row["a"], row["b"])):
+        flag = "FLAGGED" if (row["kind"], row["a"], row["b"]) in marked else ""
+        print(f"  {row['kind']:<10} {row['a']:<30} {row['b']:<30} {row['score']:.2f}  {flag}")
+
+
+if __name__ == "__main__":
+    main()

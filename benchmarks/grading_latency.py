@@ -1,22 +1,38 @@
-"""Grading latency of a correct submission, as a ratio to a floor measured in the same run.
+"""Grading latency of a correct submission, every code item, as ratios to a floor of the same run.
 
-For each item, alternately, in fresh processes:
-  floor: a bare interpreter that imports the framework, imports the reference and runs its
-         work once (build, predict, loss, one step, fit on data of the suite's size);
-  grade: `python -m grader exercise ID --file <reference> --device D --format json`.
-Prints the median wall time of each and their ratio. Run from the repository root:
+For each item and repeat, in fresh processes, one after the other:
+  floor:   a bare interpreter that imports the framework, imports the reference and runs its
+           work once (the training or stepping the suite asks of it, on data of the suite's
+           size);
+  first:   `python -m grader exercise ID --file <copy of the reference> --device D --format json
+           --seed S` with every cache of the grader empty (a fresh DLPREP_CACHE, progress folder
+           and XDG_CACHE_HOME for this repeat);
+  second:  the same command again (what `grade watch` and a re-submission see);
+  changed: the same command after a one-line change to the learner's file (a new line at the
+           end: the module's code differs, its functions do not);
+  other:   the changed file graded as another learner would (a fresh progress folder, the same
+           grader caches): a first grading on a warm reference cache, what a batch's later
+           candidates see.
+Every grading of one repeat uses the same seed (`--seed`, as `grade watch --seed` or a batch
+does), so the reference meets the same inputs. Prints medians and each scenario's ratio to the
+floor. Run from the repository root:
 
-    .venv/bin/python benchmarks/grading_latency.py [--repeat 5] [--device cpu]
+    .venv/bin/python benchmarks/grading_latency.py [--repeat 3] [--device cpu] [--items a,b]
 """
 
 import argparse
+import os
+import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ("first", "second", "changed", "other")
 WORK = {
     "linear_regression_torch": """
 import torch
@@ -38,9 +54,41 @@ reference.mse_loss(reference.predict(params, x), y)
 reference.sgd_step(params, x, y, 0.1)
 jax.block_until_ready(reference.fit(key, x, y))
 """,
+    "cnn_torch": """
+import numpy as np
+import torch
+from grader.topics.cnn import digits_split, torch_images
+torch.set_num_threads(1)  # as the suite's probes run it
+train_images, train_labels, test_images, test_labels = digits_split()
+torch.manual_seed(0)
+model = reference.train(torch.as_tensor(torch_images(train_images), device=DEVICE),
+                        torch.as_tensor(train_labels, device=DEVICE))
+reference.predict(model, torch.as_tensor(torch_images(test_images), device=DEVICE)).cpu()
+""",
+    "cnn_jax": """
+import numpy as np
+import jax
+from grader.topics.cnn import digits_split, jax_images
+train_images, train_labels, test_images, test_labels = digits_split()
+params = reference.train(jax.random.key(0), jax_images(train_images),
+                         train_labels.astype(np.int32))
+np.asarray(reference.predict(params, jax_images(test_images)))
+""",
+    "qlearning_torch": """
+import torch
+from grader.topics.qlearning import make_env
+torch.set_num_threads(1)  # as the suite's training probe runs it
+reference.train(make_env(), 0, DEVICE)
+""",
+    "qlearning_jax": """
+import jax
+from grader.topics.qlearning import make_env
+jax.block_until_ready(reference.train(jax.random.key(0), make_env()))
+""",
 }
 LOAD = """
 import importlib.util, sys
+sys.path.insert(0, {root!r})
 DEVICE = {device!r}
 spec = importlib.util.spec_from_file_location("reference", {path!r})
 reference = importlib.util.module_from_spec(spec)
@@ -48,37 +96,89 @@ spec.loader.exec_module(reference)
 """
 
 
-def wall(command):
+def distributed_floors():
+    """The distributed pair's floors, shared with benchmarks/distributed_steps.py."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from distributed_steps import FLOOR
+
+    return FLOOR
+
+
+def floor_command(item_id, device):
+    folder = ROOT / "solutions" / item_id
+    if item_id.startswith("distributed_"):
+        return [sys.executable, "-c", distributed_floors()[item_id].format(folder=str(folder))]
+    code = LOAD.format(root=str(ROOT), device=device, path=str(folder / f"{item_id}.py"))
+    return [sys.executable, "-c", code + WORK[item_id]]
+
+
+def wall(command, env=None):
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    return elapsed, done
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+    return time.perf_counter() - started, done
+
+
+def grade(item_id, learner_file, device, seed, env):
+    seconds, done = wall([sys.executable, "-m", "grader", "exercise", item_id, "--file",
+                          str(learner_file), "--device", device, "--format", "json",
+                          "--seed", str(seed)], env)
+    if done.returncode:
+        raise SystemExit(f"grading {item_id} did not pass:\n{done.stdout[-3000:]}"
+                         f"{done.stderr[-3000:]}")
+    return seconds
+
+
+def one_repeat(item_id, device, scratch):
+    """{scenario: seconds} of one repeat, its caches in `scratch` (emptied first)."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    learner = scratch / "learner" / f"{item_id}.py"
+    learner.parent.mkdir(parents=True)
+    shutil.copyfile(ROOT / "solutions" / item_id / f"{item_id}.py", learner)
+    env = dict(os.environ, DLPREP_CACHE=str(scratch / "cache"),
+               XDG_CACHE_HOME=str(scratch / "xdg"),
+               DLPREP_PROGRESS=str(scratch / "state-1" / "progress.json"))
+    seed = random.randrange(2**31)
+    seconds = {}
+    floor_s, done = wall(floor_command(item_id, device))
+    if done.returncode:
+        raise SystemExit(f"the floor of {item_id} failed:\n{done.stderr[-3000:]}")
+    seconds["floor"] = floor_s
+    seconds["first"] = grade(item_id, learner, device, seed, env)
+    seconds["second"] = grade(item_id, learner, device, seed, env)
+    with open(learner, "a", encoding="utf-8") as handle:
+        handle.write("\nEDITED_BY_THE_BENCHMARK = 1\n")
+    seconds["changed"] = grade(item_id, learner, device, seed, env)
+    other = dict(env, DLPREP_PROGRESS=str(scratch / "state-2" / "progress.json"))
+    seconds["other"] = grade(item_id, learner, device, seed, other)
+    return seconds
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--items", default=",".join(list(WORK) + ["distributed_torch",
+                                                                   "distributed_jax"]),
+                        help="comma-separated item ids (default: the eight code items)")
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]} · device {args.device} · {args.repeat} runs each, "
-          "alternating; median wall seconds")
-    print(f"{'item':26}{'floor s':>10}{'grade s':>10}{'ratio':>8}")
-    for item_id, work in WORK.items():
-        reference = ROOT / "solutions" / item_id / f"{item_id}.py"
-        floor_code = LOAD.format(device=args.device, path=str(reference)) + work
-        floors, grades = [], []
-        for _ in range(args.repeat):
-            seconds, done = wall([sys.executable, "-c", floor_code])
-            if done.returncode:
-                raise SystemExit(f"the floor for {item_id} failed:\n{done.stderr}")
-            floors.append(seconds)
-            seconds, done = wall([sys.executable, "-m", "grader", "exercise", item_id, "--file",
-                                  str(reference), "--device", args.device, "--format", "json"])
-            if done.returncode:
-                raise SystemExit(f"grading {item_id} did not pass:\n{done.stdout}{done.stderr}")
-            grades.append(seconds)
-        floor, grade = statistics.median(floors), statistics.median(grades)
-        print(f"{item_id:26}{floor:10.2f}{grade:10.2f}{grade / floor:8.2f}")
+    items = [item.strip() for item in args.items.split(",") if item.strip()]
+    print(f"python {sys.version.split()[0]} · device {args.device} · {args.repeat} runs each; "
+          f"median wall seconds; load average at start {os.getloadavg()[0]:.1f}", flush=True)
+    header = f"{'item':26}{'floor s':>9}" + "".join(f"{name + ' s':>11}" for name in SCENARIOS)
+    print(header + "".join(f"{name + ' x':>11}" for name in SCENARIOS), flush=True)
+    scratch = Path(tempfile.mkdtemp(prefix="dlprep-latency-"))
+    try:
+        for item_id in items:
+            runs = [one_repeat(item_id, args.device, scratch / "run")
+                    for _ in range(args.repeat)]
+            median = {name: statistics.median(run[name] for run in runs)
+                      for name in ("floor",) + SCENARIOS}
+            print(f"{item_id:26}{median['floor']:9.2f}"
+                  + "".join(f"{median[name]:11.2f}" for name in SCENARIOS)
+                  + "".join(f"{median[name] / median['floor']:11.2f}" for name in SCENARIOS)
+                  + f"   (load {os.getloadavg()[0]:.1f})", flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

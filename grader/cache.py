@@ -9,20 +9,33 @@ them once per batch and every later judge reads it back:
   (the channel encoding with dict keys sorted), the reference file's SHA-256, the digest of the
   code that runs it in the worker (the suite's probe files, grader/probekit.py,
   grader/worker.py), the framework versions and device as the reference worker's ready message
-  reports them, the batch's seed and this machine's name. A call whose inputs come from the
+  reports them, the grading's seed and this machine's fingerprint (name, processor, cores). A
+  call whose inputs come from the
   learner's output (the CNN's held-out accuracy runs the reference on the learner's weights)
   has other input bytes: a miss, computed as always.
 - **Values**: the result as channel-encoded bytes (grader/channel.py), never a pickle, decoded
   by the same untrusting code that reads a worker's reply, with the reference call's measured
-  seconds. Those seconds set the learner's time limit, which is why the key holds the batch's
-  seed: a cached time is from this batch, on this machine.
+  seconds and the calibration time of the judge that measured them.
+- **Honest limits**: a stored time was measured in another run, maybe on a quieter machine. The
+  judge times a fixed calibration workload once per run (`measure_calibration`: numpy and
+  interpreter work, the median of a few samples) and a stored time is read back scaled by
+  (this run's calibration / the calibration stored with it): a machine twice as busy now gives
+  the learner twice the stored time. Where the two calibrations differ more than
+  `CALIBRATION_SPAN`-fold, the entry is not used and the reference runs again.
 - **Trust**: only the judge reads and writes the store (workers run sandboxed and never see
   it); an entry is written to a temporary file and renamed into place, and holds its own key
   and a SHA-256 over its content. An entry that does not parse, whose digest does not match or
-  that holds another key (a foreign entry) is deleted and rebuilt, never trusted. A batch whose
-  candidates run unsandboxed does not use the store at all: their code could write to it.
-- **Eviction**: the store is capped (`DLPREP_CACHE_MAX_MB`, default 512 MiB); past the cap the
-  least recently used entries go (a hit refreshes an entry's time).
+  that holds another key (a foreign entry) is deleted and rebuilt, never trusted. A grading whose
+  workers run unsandboxed does not use the store at all (the judge drops it): their code could
+  write to it.
+- **Compiled programs**: `Binding.compile_dir` is the reference worker's own JAX compilation
+  cache, a folder keyed by the item, the reference's and the worker code's digests, the device
+  and the installed framework versions; only a sandboxed reference worker gets it (bound
+  read-write into its sandbox, never into the learner's). A learner's compilation cache is that
+  learner's alone: `learner_compile_dir` (self-study, beside the progress file), none in an
+  assessment.
+- **Eviction**: the store is capped (`DLPREP_CACHE_MAX_MB`, default 512 MiB, compiled programs
+  included); past the cap the least recently used entries go (a hit refreshes an entry's time).
 
 The store lives in `$DLPREP_CACHE/reference`, else `$XDG_CACHE_HOME/dlprep/reference`, else
 `~/.cache/dlprep/reference`.
@@ -32,14 +45,19 @@ import hashlib
 import json
 import os
 import platform
+import statistics
 import struct
 import tempfile
+import time
 from pathlib import Path
 
 from grader import channel
 
 MAGIC = b"DLPREP-REFERENCE-1\n"
-SCHEMA = 1
+SCHEMA = 2
+CALIBRATION_SPAN = 4.0  # a stored time is used only within this factor of today's machine
+COMPILED = "compiled"  # the reference workers' compilation caches, inside the store's folder
+FRAMEWORKS = ("torch", "jax", "jaxlib", "optax", "numpy")
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
 
@@ -81,6 +99,70 @@ def inputs_digest(inputs):
     return hashlib.sha256(channel.encode(canonical(inputs))).hexdigest()
 
 
+def measure_calibration(samples=7):
+    """Seconds a fixed piece of work takes in this process now (the median of `samples`): small
+    matrix products and an interpreter loop, what a probe's call is made of. Its ratio between
+    two runs says how much faster or slower this machine is now than when a time was stored."""
+    import numpy
+
+    matrix = numpy.linspace(0.0, 1.0, 96 * 96).reshape(96, 96)
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        product = matrix
+        for _ in range(12):
+            product = numpy.tanh(product @ matrix)
+        total = 0
+        for number in range(20_000):
+            total += number % 7
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def machine_fingerprint():
+    """This machine's name, processor model and core count: what a stored time depends on."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"host": platform.node(), "processor": model, "cores": os.cpu_count()}
+
+
+def installed_versions():
+    """The installed framework versions, read from the packages' metadata (nothing imported)."""
+    from importlib import metadata
+
+    versions = {}
+    for package in FRAMEWORKS:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def learner_compile_dir(state_dir, item_id):
+    """A self-study learner's own compilation cache, beside the progress file: only that
+    learner's workers read and write it."""
+    material = json.dumps(installed_versions(), sort_keys=True).encode()
+    return Path(state_dir) / COMPILED / item_id / hashlib.sha256(material).hexdigest()[:16]
+
+
+def self_study_caches(bank, item_id):
+    """`judge.grade()`'s cache arguments for a learner grading their own work (practice mode):
+    the user's reference store, and this learner's own compilation cache beside the progress
+    file. An assessment passes neither (a batch passes its own store)."""
+    from grader import progress
+
+    return {"reference_cache": ReferenceStore(),
+            "learner_cache_dir": learner_compile_dir(progress.state_dir(bank), item_id)}
+
+
 def code_digest(suite_dir):
     """The SHA-256 of the code that runs a probe in the reference worker."""
     grader_dir = Path(__file__).resolve().parent
@@ -96,23 +178,33 @@ def code_digest(suite_dir):
 class ReferenceStore:
     """The on-disk store; counts its hits, misses and rejected entries for the report."""
 
-    def __init__(self, folder=None, limit_bytes=None):
+    def __init__(self, folder=None, limit_bytes=None, calibrate=measure_calibration):
         self.folder = Path(folder) if folder is not None else default_dir()
         self.limit_bytes = max_bytes() if limit_bytes is None else limit_bytes
+        self.calibrate = calibrate  # the seam tests use to fake a faster or slower machine
+        self._calibration_s = None
         self.hits = 0
         self.misses = 0
         self.rejected = 0  # corrupt or foreign entries deleted
+        self.rescaled = 0  # entries not used: stored on a machine too unlike this one now
         self.reference_workers = None  # how many the grading started (set by the judge)
 
     def stats(self):
         return {"hits": self.hits, "misses": self.misses, "rejected": self.rejected,
                 "reference_workers": self.reference_workers}
 
+    @property
+    def calibration_s(self):
+        """This run's calibration time, measured on first use (once per judge process)."""
+        if self._calibration_s is None:
+            self._calibration_s = float(self.calibrate())
+        return self._calibration_s
+
     def bind(self, item_id, reference_file, suite_dir, seed):
         """The store as one grading uses it: keys of this item, reference and seed."""
         return Binding(self, {
             "schema": SCHEMA, "item": item_id, "reference_sha256": file_sha256(reference_file),
-            "code": code_digest(suite_dir), "seed": seed, "host": platform.node(),
+            "code": code_digest(suite_dir), "seed": seed, "machine": machine_fingerprint(),
         })
 
     def path(self, key):
@@ -121,7 +213,11 @@ class ReferenceStore:
     # reading ------------------------------------------------------------------------------
 
     def get(self, key):
-        """(value, seconds) stored under `key`, or None; a bad entry is deleted."""
+        """(value, seconds) stored under `key`, or None; a bad entry is deleted.
+
+        The seconds are the stored time scaled to this machine as it is now (this run's
+        calibration over the one stored with it); an entry stored on a machine more than
+        CALIBRATION_SPAN times faster or slower than this one now is a miss."""
         path = self.path(key)
         try:
             data = path.read_bytes()
@@ -134,12 +230,18 @@ class ReferenceStore:
             self.misses += 1
             _unlink(path)
             return None
+        value, seconds, stored_calibration = found
+        scale = self.calibration_s / stored_calibration
+        if not 1 / CALIBRATION_SPAN <= scale <= CALIBRATION_SPAN:
+            self.rescaled += 1
+            self.misses += 1
+            return None
         try:
             os.utime(path)  # recently used: the last to be evicted
         except OSError:
             pass
         self.hits += 1
-        return found
+        return value, seconds * scale
 
     @staticmethod
     def _parse(data, key):
@@ -153,28 +255,30 @@ class ReferenceStore:
             if (not isinstance(header, dict) or header.get("key") != key
                     or header.get("schema") != SCHEMA):
                 return None
-            seconds = header.get("seconds")
-            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) \
-                    or not 0 <= seconds < 1e6:
+            seconds, calibration = header.get("seconds"), header.get("calibration_s")
+            if not (_is_time(seconds) and _is_time(calibration) and calibration > 0):
                 return None
-            if header.get("sha256") != _entry_digest(key, seconds, body):
+            if header.get("sha256") != _entry_digest(key, seconds, body, calibration):
                 return None
             if channel.frame_length(body[:8]) != len(body) - 8:
                 return None
-            return channel.decode(body[8:]), float(seconds)
+            return channel.decode(body[8:]), float(seconds), float(calibration)
         except (ValueError, TypeError, struct.error, channel.ProtocolError, RecursionError):
             return None
 
     # writing ------------------------------------------------------------------------------
 
     def put(self, key, value, seconds):
-        """Store `value` (a decoded reference result) and its seconds; never raises on I/O."""
+        """Store `value` (a decoded reference result), its seconds and this run's calibration;
+        never raises on I/O."""
         try:
             body = channel.encode(value)
         except channel.Unsendable:
             return
+        calibration = self.calibration_s
         header = json.dumps({"key": key, "schema": SCHEMA, "seconds": seconds,
-                             "sha256": _entry_digest(key, seconds, body)}).encode()
+                             "calibration_s": calibration,
+                             "sha256": _entry_digest(key, seconds, body, calibration)}).encode()
         data = MAGIC + _LENGTH.pack(len(header)) + header + body
         path = self.path(key)
         try:
@@ -194,10 +298,13 @@ class ReferenceStore:
     def evict(self):
         """Delete the least recently used entries until the store fits its cap."""
         entries = []
-        for path in self.folder.glob("*/*.entry"):
+        compiled = self.folder.glob(f"{COMPILED}/*/*")  # a reference worker's cached programs
+        for path in list(self.folder.glob("*/*.entry")) + list(compiled):
             try:
                 info = path.stat()
             except OSError:
+                continue
+            if not path.is_file():
                 continue
             entries.append((info.st_mtime, info.st_size, path))
         total = sum(size for _, size, _ in entries)
@@ -250,6 +357,14 @@ class Binding:
     def put_ready(self, device, ready, load_s):
         self.store.put(self.ready_key(device), dict(ready), load_s)
 
+    def compile_dir(self, device):
+        """The reference worker's compilation cache for this item, reference and device, with
+        the installed framework versions (the worker reports its own only once it is ready)."""
+        material = dict(self.context, compiled_for=device, versions=installed_versions())
+        material.pop("seed")  # compiled programs do not depend on the inputs' values
+        digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+        return self.store.folder / COMPILED / digest[:32]
+
     def get(self, probe, inputs, ready):
         key = self.key(probe, inputs, ready)
         return None if key is None else self.store.get(key)
@@ -260,8 +375,12 @@ class Binding:
             self.store.put(key, value, seconds)
 
 
-def _entry_digest(key, seconds, body):
-    digest = hashlib.sha256(f"{key}\n{seconds!r}\n".encode())
+def _is_time(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e6
+
+
+def _entry_digest(key, seconds, body, calibration):
+    digest = hashlib.sha256(f"{key}\n{seconds!r}\n{calibration!r}\n".encode())
     digest.update(body)
     return digest.hexdigest()
 

@@ -273,6 +273,13 @@ class SuitePlugin:
                                          zlib.crc32(request.node.name.encode())])
 
     @pytest.fixture
+    def run_rng(self):
+        """A generator seeded by the run's seed alone: every check gets one in the same state,
+        so shapes drawn from it are the same in every check of a run (each function then
+        compiles for a few shapes, not new ones in every check). Values come from `rng`."""
+        return numpy.random.default_rng([self.session.seed, zlib.crc32(b"shapes of the run")])
+
+    @pytest.fixture
     def tol(self):
         return self.session.tolerance
 
@@ -340,7 +347,7 @@ class Session:
     """Everything one grading run shares: workers, seed, device, limits."""
 
     def __init__(self, item, target, display, device, seed, bank, on_call=None,
-                 sandbox_choice=None):
+                 sandbox_choice=None, reference_compile_dir=None, learner_compile_dir=None):
         self.item = item
         self.on_call = on_call or (lambda event, probe, limit_s: None)  # progress display
         self.seed = seed
@@ -353,9 +360,11 @@ class Session:
                     sandbox=sandbox_choice or NO_SANDBOX)
         reference_file = bank.solution_file(item.id)
         self.reference = Side(WorkerSpec(role="reference", target=reference_file,
-                                         display=bank.display(reference_file), **spec),
+                                         display=bank.display(reference_file),
+                                         compile_cache=reference_compile_dir, **spec),
                               OutputLog())
-        self.learner = Side(WorkerSpec(role="learner", target=target, display=display, **spec),
+        self.learner = Side(WorkerSpec(role="learner", target=target, display=display,
+                                       compile_cache=learner_compile_dir, **spec),
                             OutputLog())
         self.device = None
         self.tolerance = None
@@ -391,7 +400,7 @@ class Session:
 
 
 def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox_kind=None,
-          require_sandbox=False, reference_cache=None):
+          require_sandbox=False, reference_cache=None, learner_cache_dir=None):
     """Grade `target` (a path) against the item's hidden suite; returns a Report.
 
     `sandbox_kind` (auto, bwrap, none; default $DLPREP_SANDBOX or auto) says what workers run
@@ -401,7 +410,11 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
     `on_call(event, probe, limit_s)`, if given, is called with "start" and "end" around every
     learner call (a progress display); it must not raise. `reference_cache` (a
     grader.cache.ReferenceStore; `grade batch` passes one) reuses the reference's results of a
-    batch's earlier gradings, and their measured times. A theory item's answers file is graded
+    batch's earlier gradings (or a learner's earlier gradings with the same seed), and their
+    measured times scaled to this machine now; with it a sandboxed reference worker also keeps
+    its compiled programs there. Unsandboxed workers could write to the store: it is then not
+    used. `learner_cache_dir` is the learner's own compilation cache (self-study only: see
+    `grader.cache.self_study_caches`). A theory item's answers file is graded
     against its key by grader/theory/: nothing of the learner's runs, so no workers start.
     """
     item = bank.item(item_id)
@@ -428,10 +441,14 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
         report.usage_error = (f"grading needs a sandbox (--require-sandbox), and none can "
                               f"start: {choice.reason}")
         return report
-    session = Session(item, target, bank.display(target), device, seed, bank, on_call, choice)
-    if reference_cache is not None:  # a grader.cache.ReferenceStore, from `grade batch`
-        session.reference_cache = reference_cache.bind(
-            item.id, bank.solution_file(item.id), bank.suite_dir(item.id), seed)
+    binding = None
+    if reference_cache is not None and choice.kind != "none":  # a grader.cache.ReferenceStore
+        binding = reference_cache.bind(item.id, bank.solution_file(item.id),
+                                       bank.suite_dir(item.id), seed)
+    session = Session(item, target, bank.display(target), device, seed, bank, on_call, choice,
+                      reference_compile_dir=binding and binding.compile_dir(device),
+                      learner_compile_dir=learner_cache_dir)
+    session.reference_cache = binding
     remove_stale_workdirs()
     subreaper = become_subreaper()
     children_before = own_children()  # a test process's own children are never swept

@@ -98,9 +98,21 @@ class View:
 
     target: Path  # bound read-only at ROOT/target/<name>
     probes_dir: Path  # its *.py files, but never test_*.py, bound read-only at ROOT/probes/
+    compile_cache: Path = None  # this worker's own compilation cache, read-write at ROOT/compiled
 
     def target_inside(self):
         return f"{ROOT}/target/{self.target.name}"
+
+    def compile_cache_inside(self):
+        return f"{ROOT}/compiled" if self.compile_cache else None
+
+    def compile_cache_binds(self):
+        """The worker's own compilation cache, writable: the reference worker's belongs to the
+        grader and is never bound into a learner's sandbox; a learner's holds only what that
+        learner's own runs compiled (grader/cache.py)."""
+        if not self.compile_cache:
+            return []
+        return ["--bind", str(self.compile_cache), self.compile_cache_inside()]
 
     def probes_inside(self, name="probes.py"):
         return f"{ROOT}/probes/{name}"
@@ -260,6 +272,7 @@ def bwrap_arguments(view, device):
         "--size", str(TMP_BYTES), "--tmpfs", "/dev/shm",
     ] + _system_binds() + _cuda_binds(device) + _grader_binds() + _probe_binds(view.probes_dir) + [
         "--ro-bind", str(view.target), view.target_inside(),
+    ] + view.compile_cache_binds() + [
         "--remount-ro", "/dev", "--remount-ro", "/",
         "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
         "--setenv", "PYTHONPATH", f"{ROOT}/lib",

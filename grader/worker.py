@@ -25,6 +25,7 @@ from grader.probekit import Reject
 PROBE_MODULE = "dlprep_probes"
 MESSAGE_LINES = 8  # of an exception's own text; the learner's frames follow
 EDGE_FRAMES = 3  # learner frames kept at each end of a deep traceback
+COMPILE_CACHE_BYTES = 256 * 1024 * 1024  # JAX evicts its least recently used programs past it
 
 
 def main():
@@ -65,6 +66,7 @@ class Worker:
         self.probes_path = init["probes"]
         self.framework = init["framework"]
         self.requested_device = init["device"]
+        self.compile_cache = init.get("compile_cache")
         self.device = None
         self.probes = None
         self.target = None
@@ -74,6 +76,9 @@ class Worker:
 
     def start(self):
         try:
+            # The framework is imported (and its compilation cache set) before the probes and
+            # the target: the target's load time is then its own.
+            import_framework(self.framework, self.compile_cache)
             self.probes = _import_file(PROBE_MODULE, self.probes_path)
             self.device, device_name = resolve_device(self.framework, self.requested_device)
         except NoDevice as exc:
@@ -226,6 +231,21 @@ def _import_file(name, path):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def import_framework(framework, compile_cache=None):
+    """Import the item's framework; for JAX with a cache folder, keep every compiled program
+    there (however small or quick to compile) and read it back in later runs."""
+    if framework == "torch":
+        import torch  # noqa: F401
+        return
+    import jax
+
+    if compile_cache:
+        jax.config.update("jax_compilation_cache_dir", compile_cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        jax.config.update("jax_compilation_cache_max_size", COMPILE_CACHE_BYTES)
 
 
 def resolve_device(framework, requested):

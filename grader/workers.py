@@ -39,6 +39,7 @@ class WorkerSpec:
     frame_cap: int = channel.DEFAULT_CAP
     cpu_devices: int = None  # host devices XLA creates (the item's cpu_devices)
     sandbox: object = NO_SANDBOX  # a grader.sandbox.Choice
+    compile_cache: Path = None  # this worker's own JAX compilation cache (grader/cache.py)
 
 
 class WorkerGone(Exception):
@@ -99,12 +100,15 @@ class WorkerProcess:
         spec, choice = self.spec, self.spec.sandbox
         env = choice.environment(worker_environment(spec.device, package_root, spec.cpu_devices))
         target, probes = str(spec.target), str(spec.probes)
+        compile_cache = self._compile_cache()
         argv = [sys.executable] + sandbox.interpreter_flags() + [
             "-m", "grader.worker", str(request_read), str(reply_write)]
         if choice.kind != "none":
             view = sandbox.View(target=self._private_copy(spec.target) if spec.role == "learner"
-                                else spec.target, probes_dir=spec.probes.parent)
+                                else spec.target, probes_dir=spec.probes.parent,
+                                compile_cache=compile_cache)
             target, probes = view.target_inside(), view.probes_inside(spec.probes.name)
+            compile_cache = view.compile_cache_inside()
             argv = ["/bin/sh", "-c", 'read -r _ || exit 1; exec "$@" </dev/null', "sh"] + \
                 choice.command(argv, view, spec.device)
         self.started_at = time.perf_counter()
@@ -132,7 +136,20 @@ class WorkerProcess:
             "op": "init", "target": target, "display": spec.display,
             "module": spec.module, "probes": probes,
             "framework": spec.framework, "device": spec.device,
+            "compile_cache": compile_cache and str(compile_cache),
         }, deadline=time.perf_counter() + 10)
+
+    def _compile_cache(self):
+        """The worker's own compilation cache folder (made, mode 0700), or None: none asked for,
+        or it cannot be made (the worker then compiles everything, as without a cache)."""
+        folder = self.spec.compile_cache
+        if folder is None or self.spec.framework != "jax":
+            return None
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError:
+            return None
+        return Path(folder)
 
     def _private_copy(self, path):
         """The learner's file as the judge read it, in the judge's own folder (mode 0700): the

@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def private_progress(tmp_path, monkeypatch):
-    """Never touch the developer's own progress file."""
+    """Never touch the developer's own progress file, nor their cache folder."""
     monkeypatch.setenv("DLPREP_PROGRESS", str(tmp_path / "progress.json"))
+    monkeypatch.setenv("DLPREP_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture

@@ -61,9 +61,14 @@ def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_san
     own_file = is_own_stub(bank, item.id, path)  # progress is recorded for it alone
     path = readable_file(str(bank.stub_file(item.id)) if path is None else path)
     writable_output(output, path)
+    caches = {"reference_cache": store}
+    if store is None and not assessment:  # self-study: the user's caches (grader/cache.py)
+        from grader.cache import self_study_caches
+
+        caches = self_study_caches(bank, item.id)
     report = graded(bank, item, path, device, seed, sandbox_kind=sandbox_kind,
                     require_sandbox=require_sandbox or (assessment and sandbox_kind != "none"),
-                    reference_cache=store)
+                    **caches)
     emit(_rendered(report, fmt, assessment, path, store), output)
     if own_file and report.status != "error" and not assessment:
         progress.record(bank, report)

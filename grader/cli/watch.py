@@ -71,7 +71,10 @@ def grade_once(bank, item_id, path, device, seed, own_file):
 
     if sys.stdout.isatty():  # only this run's report on screen, colour or not
         click.clear()
-    report = graded(bank, bank.item(item_id), path, device, seed)
+    from grader.cache import self_study_caches
+
+    report = graded(bank, bank.item(item_id), path, device, seed,
+                    **self_study_caches(bank, item_id))
     click.echo(report.to_text(click.style, next_steps=True), color=use_color())
     if own_file and report.status != "error":
         progress.record(bank, report)

@@ -71,8 +71,8 @@ def expect_fit_reaches_optimum(workers, seed, x, y):
 
 
 @pytest.mark.task(1)
-def test_params_hold_linear_weight_and_bias_with_the_reference_shapes(workers, rng):
-    for in_features, out_features in draw_sizes(rng):
+def test_params_hold_linear_weight_and_bias_with_the_reference_shapes(workers, rng, run_rng):
+    for in_features, out_features in draw_sizes(run_rng):
         seed = draw_seed(rng)
         want, got = workers.both("parameter_shapes", seed=seed, in_features=in_features,
                                  out_features=out_features)
@@ -88,8 +88,8 @@ def test_params_hold_linear_weight_and_bias_with_the_reference_shapes(workers, r
 
 
 @pytest.mark.task(1)
-def test_parameters_are_float32(workers, rng):
-    in_features, out_features = with_one_output(draw_sizes(rng))  # the dtype is shape-blind
+def test_parameters_are_float32(workers, rng, run_rng):
+    in_features, out_features = with_one_output(draw_sizes(run_rng))  # the dtype is shape-blind
     seed = draw_seed(rng)
     want, got = workers.both("parameter_shapes", seed=seed, in_features=in_features,
                              out_features=out_features)
@@ -103,8 +103,8 @@ def test_parameters_are_float32(workers, rng):
 
 
 @pytest.mark.task(1)
-def test_prediction_matches_the_reference_for_given_weights(workers, rng, tol):
-    for batch, in_features, out_features in draw_shapes(rng):
+def test_prediction_matches_the_reference_for_given_weights(workers, rng, run_rng, tol):
+    for batch, in_features, out_features in draw_shapes(run_rng):
         weight, bias = draw_weights(rng, in_features, out_features)
         x, _ = draw_batch(rng, batch, in_features, out_features)
         want, got = workers.both("predict_with_weights", weight=weight, bias=bias, x=x)
@@ -118,8 +118,8 @@ def test_prediction_matches_the_reference_for_given_weights(workers, rng, tol):
 
 
 @pytest.mark.task(2)
-def test_loss_is_a_zero_dimensional_array(workers, rng):
-    for batch, _, out_features in draw_shapes(rng):
+def test_loss_is_a_zero_dimensional_array(workers, rng, run_rng):
+    for batch, _, out_features in draw_shapes(run_rng):
         predictions, targets = draw_batch(rng, batch, out_features, out_features)
         want, got = workers.both("loss", predictions=predictions, targets=targets)
         call = f"mse_loss(predictions.shape={predictions.shape}, targets.shape={targets.shape})"
@@ -132,8 +132,8 @@ def test_loss_is_a_zero_dimensional_array(workers, rng):
 
 
 @pytest.mark.task(2)
-def test_loss_is_the_mean_squared_error_over_all_elements(workers, rng, tol):
-    for batch, _, out_features in draw_shapes(rng):
+def test_loss_is_the_mean_squared_error_over_all_elements(workers, rng, run_rng, tol):
+    for batch, _, out_features in draw_shapes(run_rng):
         predictions, targets = draw_batch(rng, batch, out_features, out_features)
         want, got = workers.both("loss", predictions=predictions, targets=targets)
         got = require_array(got, "mse_loss(predictions, targets)")
@@ -147,16 +147,16 @@ def test_loss_is_the_mean_squared_error_over_all_elements(workers, rng, tol):
 # --- task 3: one step of gradient descent --------------------------------------------------------
 
 
-def check_steps(workers, rng, tol, steps, jitted=False, shapes=None):
-    """`steps` chained calls of sgd_step, for each of `shapes` (default: the
-    three of draw_shapes).
+def check_steps(workers, rng, tol, steps, shapes, jitted=False):
+    """`steps` chained calls of sgd_step, for each of `shapes` (the run's draw_shapes, or
+    some of them).
 
     The new params are compared first: their shape and the position of the worst value say more
     than the losses, which the probe always returns as (steps,).
     """
     probe = "jitted_sgd_steps" if jitted else "sgd_steps"
     step = "jax.jit(sgd_step)" if jitted else "sgd_step"
-    for batch, in_features, out_features in shapes or draw_shapes(rng):
+    for batch, in_features, out_features in shapes:
         weight, bias = draw_weights(rng, in_features, out_features)
         x, y = draw_batch(rng, batch, in_features, out_features)
         learning_rate = float(rng.uniform(0.01, 0.2))
@@ -177,27 +177,29 @@ def check_steps(workers, rng, tol, steps, jitted=False, shapes=None):
 
 
 @pytest.mark.task(3)
-def test_one_step_returns_the_new_params_and_loss_like_the_reference(workers, rng, tol):
-    check_steps(workers, rng, tol, steps=1)
+def test_one_step_returns_the_new_params_and_loss_like_the_reference(workers, rng, run_rng, tol):
+    check_steps(workers, rng, tol, steps=1,
+                shapes=draw_shapes(run_rng))
 
 
 @pytest.mark.task(3)
-def test_three_consecutive_steps_match_the_reference(workers, rng, tol):
+def test_three_consecutive_steps_match_the_reference(workers, rng, run_rng, tol):
     # gradients leaking from one call into the next show on any shape: one is enough
-    one_output = [shape for shape in draw_shapes(rng) if shape[2] == 1]
+    one_output = [shape for shape in draw_shapes(run_rng) if shape[2] == 1]
     check_steps(workers, rng, tol, steps=3, shapes=one_output)
 
 
 @pytest.mark.task(3)
-def test_step_under_jit_matches_the_reference(workers, rng, tol):
-    check_steps(workers, rng, tol, steps=2, jitted=True)
+def test_step_under_jit_matches_the_reference(workers, rng, run_rng, tol):
+    check_steps(workers, rng, tol, steps=2, jitted=True,
+                shapes=draw_shapes(run_rng))
 
 
 @pytest.mark.task(3)
-def test_step_leaves_the_given_params_untouched(workers, rng):
+def test_step_leaves_the_given_params_untouched(workers, rng, run_rng):
     # Purity is shape-blind: one call (an un-jitted step compiles every operation for its
     # shapes), always with out_features 1 and a batch of 2..64.
-    batch, in_features, out_features = with_one_output(draw_shapes(rng))
+    batch, in_features, out_features = with_one_output(draw_shapes(run_rng))
     weight, bias = draw_weights(rng, in_features, out_features)
     x, y = draw_batch(rng, batch, in_features, out_features)
     want, got = workers.both("step_keeps_params", weight=weight, bias=bias, x=x, y=y,

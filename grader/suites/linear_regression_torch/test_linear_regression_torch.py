@@ -69,8 +69,8 @@ def expect_fit_reaches_optimum(workers, x, y):
 
 
 @pytest.mark.task(1)
-def test_model_holds_linear_weight_and_bias_with_the_reference_shapes(workers, rng):
-    for in_features, out_features in draw_sizes(rng):
+def test_model_holds_linear_weight_and_bias_with_the_reference_shapes(workers, rng, run_rng):
+    for in_features, out_features in draw_sizes(run_rng):
         want, got = workers.both("parameter_shapes", in_features=in_features,
                                  out_features=out_features)
         call = f"build_model({in_features}, {out_features}).state_dict()"
@@ -85,8 +85,8 @@ def test_model_holds_linear_weight_and_bias_with_the_reference_shapes(workers, r
 
 
 @pytest.mark.task(1)
-def test_parameters_are_float32(workers, rng):
-    in_features, out_features = with_one_output(draw_sizes(rng))  # the dtype is shape-blind
+def test_parameters_are_float32(workers, rng, run_rng):
+    in_features, out_features = with_one_output(draw_sizes(run_rng))  # the dtype is shape-blind
     want, got = workers.both("parameter_shapes", in_features=in_features,
                              out_features=out_features)
     call = f"build_model({in_features}, {out_features}).state_dict()"
@@ -99,8 +99,8 @@ def test_parameters_are_float32(workers, rng):
 
 
 @pytest.mark.task(1)
-def test_prediction_matches_the_reference_for_given_weights(workers, rng, tol):
-    for batch, in_features, out_features in draw_shapes(rng):
+def test_prediction_matches_the_reference_for_given_weights(workers, rng, run_rng, tol):
+    for batch, in_features, out_features in draw_shapes(run_rng):
         weight, bias = draw_weights(rng, in_features, out_features)
         x, _ = draw_batch(rng, batch, in_features, out_features)
         want, got = workers.both("predict_with_weights", weight=weight, bias=bias, x=x)
@@ -114,8 +114,8 @@ def test_prediction_matches_the_reference_for_given_weights(workers, rng, tol):
 
 
 @pytest.mark.task(2)
-def test_loss_is_a_zero_dimensional_tensor(workers, rng):
-    for batch, _, out_features in draw_shapes(rng):
+def test_loss_is_a_zero_dimensional_tensor(workers, rng, run_rng):
+    for batch, _, out_features in draw_shapes(run_rng):
         predictions, targets = draw_batch(rng, batch, out_features, out_features)
         want, got = workers.both("loss", predictions=predictions, targets=targets)
         call = f"mse_loss(predictions.shape={predictions.shape}, targets.shape={targets.shape})"
@@ -128,8 +128,8 @@ def test_loss_is_a_zero_dimensional_tensor(workers, rng):
 
 
 @pytest.mark.task(2)
-def test_loss_is_the_mean_squared_error_over_all_elements(workers, rng, tol):
-    for batch, _, out_features in draw_shapes(rng):
+def test_loss_is_the_mean_squared_error_over_all_elements(workers, rng, run_rng, tol):
+    for batch, _, out_features in draw_shapes(run_rng):
         predictions, targets = draw_batch(rng, batch, out_features, out_features)
         want, got = workers.both("loss", predictions=predictions, targets=targets)
         got = require_array(got, "mse_loss(predictions, targets)")
@@ -143,14 +143,14 @@ def test_loss_is_the_mean_squared_error_over_all_elements(workers, rng, tol):
 # --- task 3: one step of gradient descent --------------------------------------------------------
 
 
-def check_steps(workers, rng, tol, steps, shapes=None):
+def check_steps(workers, rng, tol, steps, shapes):
     """`steps` calls of sgd_step on one model, for each of `shapes` (default: the
     three of draw_shapes).
 
     The weights are compared first: their shape and the position of the worst value say more
     than the losses, which the probe always returns as (steps,).
     """
-    for batch, in_features, out_features in shapes or draw_shapes(rng):
+    for batch, in_features, out_features in shapes:
         weight, bias = draw_weights(rng, in_features, out_features)
         x, y = draw_batch(rng, batch, in_features, out_features)
         learning_rate = float(rng.uniform(0.01, 0.2))
@@ -171,14 +171,16 @@ def check_steps(workers, rng, tol, steps, shapes=None):
 
 
 @pytest.mark.task(3)
-def test_one_step_returns_the_loss_and_updates_the_weights_like_the_reference(workers, rng, tol):
-    check_steps(workers, rng, tol, steps=1)
+def test_one_step_returns_the_loss_and_updates_the_weights_like_the_reference(
+        workers, rng, run_rng, tol):
+    check_steps(workers, rng, tol, steps=1,
+                shapes=draw_shapes(run_rng))
 
 
 @pytest.mark.task(3)
-def test_three_consecutive_steps_match_the_reference(workers, rng, tol):
+def test_three_consecutive_steps_match_the_reference(workers, rng, run_rng, tol):
     # gradients leaking from one call into the next show on any shape: one is enough
-    one_output = [shape for shape in draw_shapes(rng) if shape[2] == 1]
+    one_output = [shape for shape in draw_shapes(run_rng) if shape[2] == 1]
     check_steps(workers, rng, tol, steps=3, shapes=one_output)
 
 

@@ -355,3 +355,23 @@ def test_records_and_reports_are_the_same_whichever_grading_ends_first(tmp_path)
         assert forward.get(name) == backward.get(name), (
             f"{name} differs when the same gradings end in the opposite order:\n"
             f"{forward.get(name)}\n---\n{backward.get(name)}")
+
+
+def test_a_batch_without_copydetect_says_the_similarity_check_did_not_run_and_is_no_fault(
+        tmp_path, monkeypatch):
+    """The extra `similarity` is optional: a batch without it names the install and exits as
+    its gradings say (here 1: a submission that cannot be read), never as an internal error."""
+    from grader.assessment import similarity
+
+    def missing():
+        raise similarity.MissingExtra(f"similarity checks need the optional extra copydetect "
+                                      f"(No module named 'copydetect'): run `{similarity.INSTALL}`")
+
+    monkeypatch.setattr(similarity, "_copydetect", missing)
+    (tmp_path / "submissions" / "frank").mkdir(parents=True)
+    (tmp_path / "submissions" / "frank" / f"{ITEM}.py").write_bytes(b"x = '\xe9t\xe9'\n")
+    code, output = run_batch(tmp_path / "submissions", tmp_path / "results")
+    assert code == 1, f"grade batch without copydetect exited {code}, expected 1:\n{output}"
+    assert "similarity check did not run" in output and similarity.INSTALL in output, output
+    assert "internal error" not in output, output
+    assert (tmp_path / "results" / "summary.csv").exists(), output

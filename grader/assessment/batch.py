@@ -716,8 +716,10 @@ def _clock(seconds):
 
 def write_reports(results):
     """Similarity (grader.assessment.similarity) and the reports (grader.assessment.reports),
-    where those modules exist; returns (outputs written, problems)."""
-    written, problems = [], []
+    where those modules exist; returns (outputs written, problems, notes). A note is a check
+    that did not run because its optional extra is not installed (the batch is complete
+    without it); a problem is a fault."""
+    written, problems, notes = [], [], []
     try:
         from grader.assessment import similarity
     except ImportError:
@@ -726,14 +728,18 @@ def write_reports(results):
         from grader.assessment import reports
     except ImportError:
         reports = None
+    missing_extra = getattr(similarity, "MissingExtra", ())
     for name, module in (("similarity", similarity), ("reports", reports)):
         function = getattr(module, "write_all", None)
         if function is None:
             continue
         try:
             outputs = function(Path(results))
-        except Exception as exc:  # an optional extra not installed, or a fault: said, not fatal
+        except missing_extra as exc:
+            notes.append(f"the {name} check did not run: {exc}")
+            continue
+        except Exception as exc:  # a fault: said, not fatal to the other reports
             problems.append(f"{name}: {type(exc).__name__}: {exc}")
             continue
         written += [str(path) for path in outputs or []]
-    return written, problems
+    return written, problems, notes

@@ -108,7 +108,7 @@ def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind
     except KeyboardInterrupt:
         raise Interrupted("interrupted: the finished gradings are kept in "
                           f"{results}; run the same command to grade the rest.") from None
-    written, problems = write_reports(results)
+    written, problems, notes = write_reports(results)
     cache = run["reference_cache"]
     echo(f"Graded {run['graded']} submissions ({run['failed']} did not pass, "
          f"{run['judge_errors']} could not be graded); reference results reused "
@@ -117,6 +117,8 @@ def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind
          f"{Path(results) / 'batch.json'})")
     for path in written:
         echo(f"  {path}")
+    for note in notes:
+        echo(f"note: {note}", err=True, fg="yellow")
     for problem in problems:
         echo(f"warning: a report could not be written: {problem}", err=True, fg="yellow")
     if sandbox_kind == "none":

@@ -79,6 +79,10 @@ def expect_keys(got, want_keys, call):
     if not isinstance(got, dict):
         raise AssertionError(f"Called `{call}`. Returned {type(got).__name__}, expected a dict.")
     if sorted(got) != sorted(want_keys):
+        missing, extra = sorted(set(want_keys) - set(got)), sorted(set(got) - set(want_keys))
+        differences = "; ".join([f"missing {missing}"] * bool(missing) +
+                                [f"not expected {extra}"] * bool(extra))
         raise AssertionError(
-            f"Called `{call}`. Returned keys {sorted(got)}, expected {sorted(want_keys)}."
+            f"Called `{call}`. Returned keys {sorted(got)}, expected {sorted(want_keys)} "
+            f"({differences})."
         )

@@ -118,3 +118,70 @@ def test_a_diagnosis_that_raises_leaves_the_message_as_it_was():
         expect.expect_close(OTHER.astype(np.float32), WANT.astype(np.float32), "f()",
                             rtol=1e-5, atol=1e-6, diagnose=broken)
     assert "Diagnosis" not in str(failure.value) and "max abs diff" in str(failure.value)
+
+
+def test_a_result_equal_to_another_formula_is_named_and_nothing_else_is():
+    alternatives = {"it is the other formula": WANT + 1.0}
+    assert diagnosis.matches_another(WANT + 1.0, WANT, alternatives) == "it is the other formula"
+    assert diagnosis.matches_another(OTHER, WANT, alternatives) is None
+    assert diagnosis.matches_another(WANT, WANT, {"it is the right one": WANT}) is None
+
+
+def linear_problem():
+    x, y = RNG.normal(size=(6, 2)), RNG.normal(size=(6, 3))  # (batch, in), (batch, out)
+    weight, bias = RNG.normal(size=(2, 3)), RNG.normal(size=3)  # (in, out), (out,)
+    return x, y, weight, bias
+
+
+def descend(weight, bias, x, y, learning_rate, steps, gradient_of):
+    """Plain gradient descent, the losses before each step, for a loss given by its gradient
+    with respect to the residuals (written here independently of the topic's)."""
+    losses = []
+    for _ in range(steps):
+        residuals = x @ weight + bias - y
+        losses.append(np.mean(residuals ** 2))
+        gradient = gradient_of(residuals)
+        weight = weight - learning_rate * x.T @ gradient
+        bias = bias - learning_rate * gradient.sum(axis=0)
+    return weight, bias, np.asarray(losses)
+
+
+def test_an_unsquared_summed_loss_and_a_mean_absolute_error_are_named():
+    x, y, weight, bias = linear_problem()
+    predictions = x @ weight + bias
+    want = np.array(np.mean((predictions - y) ** 2))
+    diagnose = linear_regression.diagnose_loss(6, 3, predictions, y)
+    sentence = diagnose(np.array((predictions - y).sum()), want)  # the seed-000 `(z - y).sum()`
+    assert sentence and "the sum of (predictions - targets), unsquared" in sentence, sentence
+    sentence = diagnose(np.array(np.abs(predictions - y).mean()), want)
+    assert sentence and "|predictions - targets|" in sentence, sentence
+    assert diagnose(np.array(0.123), want) is None
+
+
+def test_a_loss_summed_over_each_rows_outputs_is_named_with_the_number_of_outputs():
+    x, y, weight, bias = linear_problem()
+    residuals = x @ weight + bias - y
+    sentence = linear_regression.diagnose_loss(6, 3)(
+        np.array((residuals ** 2).sum(axis=1).mean()), np.array(np.mean(residuals ** 2)))
+    assert sentence and "3 being the number of outputs" in sentence, sentence
+
+
+@pytest.mark.parametrize("layout", ["in_out", "out_in"])
+def test_steps_on_an_unsquared_summed_loss_are_named_in_either_weight_layout(layout):
+    x, y, weight, bias = linear_problem()
+    flip = (lambda array: array.T) if layout == "out_in" else (lambda array: array)
+    right = descend(weight, bias, x, y, 0.1, 3, lambda r: 2 * r / r.size)
+    summed = descend(weight, bias, x, y, 0.1, 3, np.ones_like)
+    summed_losses = [float((x @ w + b - y).sum()) for w, b in
+                     [(weight, bias)] + [descend(weight, bias, x, y, 0.1, k, np.ones_like)[:2]
+                                         for k in (1, 2)]]
+    before = {"weight": flip(weight), "bias": bias}
+    for name, got, want in (("weight", flip(summed[0]), flip(right[0])),
+                            ("bias", summed[1], right[1]),
+                            ("losses", np.asarray(summed_losses), right[2])):
+        diagnose = linear_regression.diagnose_steps(name, before, x, y, 0.1, 3,
+                                                    weight_layout=layout)
+        sentence = diagnose(got, want)
+        assert sentence and "the sum of (predictions - targets), unsquared" in sentence, (
+            name, sentence)
+        assert diagnose(want + 0.5, want) is None, name

@@ -134,3 +134,13 @@ def step_ratio_is_a_count(got, want, before, counts):
     if sentence is None:
         return None
     return "the step " + sentence.removeprefix("it ").replace("value", "step") + " in the loss"
+
+
+def matches_another(got, want, alternatives):
+    """`got` equals one of `alternatives` ({sentence: array}, what the check's inputs give under
+    a plausible other formula) and `want` does not: that sentence."""
+    for sentence, value in alternatives.items():
+        value = np.asarray(value, dtype=np.float64)
+        if near(got, value) and not near(want, value):
+            return sentence
+    return None

@@ -6,6 +6,7 @@ import numpy as np
 
 from grader.topics.diagnosis import (
     first_of,
+    matches_another,
     offset_per_column,
     ratio_is_a_count,
     sign_flipped,
@@ -72,7 +73,47 @@ def draw_regression_data(rng, num_examples, in_features, out_features):
 
 def _counts(batch, out_features):
     return {"the number of elements (batch x out_features)": batch * out_features,
-            "the batch size": batch}
+            "the batch size": batch,
+            "the number of outputs (a sum over each row's outputs)": out_features}
+
+
+# Losses learners write instead of the mean squared error that no ratio explains: what each is,
+# its value and its gradient with respect to the residuals (predictions - targets).
+OTHER_LOSSES = {
+    "the sum of (predictions - targets), unsquared": (
+        lambda residuals: residuals.sum(), lambda residuals: np.ones_like(residuals)),
+    "the mean of (predictions - targets), unsquared": (
+        lambda residuals: residuals.mean(),
+        lambda residuals: np.ones_like(residuals) / residuals.size),
+    "the mean of |predictions - targets|": (
+        lambda residuals: np.abs(residuals).mean(),
+        lambda residuals: np.sign(residuals) / residuals.size),
+}
+RIGHT_LOSS = "square the errors, then take the mean over all elements"
+
+
+def other_loss_values(predictions, targets):
+    """{sentence: value}: each of OTHER_LOSSES on (predictions, targets)."""
+    residuals = np.asarray(predictions, np.float64) - np.asarray(targets, np.float64)
+    return {f"it equals {what}: {RIGHT_LOSS}": loss(residuals)
+            for what, (loss, _) in OTHER_LOSSES.items()}
+
+
+def other_loss_descent(weight, bias, x, y, learning_rate, steps):
+    """{what: {"weight": (in, out), "bias": (out,), "losses": (steps,)}}: `steps` of gradient
+    descent from canonical-layout weights under each of OTHER_LOSSES, in float64."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)  # (batch, in), (batch, out)
+    runs = {}
+    for what, (loss, loss_gradient) in OTHER_LOSSES.items():
+        w, b = np.asarray(weight, np.float64), np.asarray(bias, np.float64)  # (in, out), (out,)
+        losses = []
+        for _ in range(steps):
+            residuals = x @ w + b - y  # (batch, out)
+            losses.append(loss(residuals))
+            gradient = loss_gradient(residuals)  # (batch, out)
+            w, b = w - learning_rate * x.T @ gradient, b - learning_rate * gradient.sum(axis=0)
+        runs[what] = {"weight": w, "bias": b, "losses": np.asarray(losses)}
+    return runs
 
 
 def diagnose_prediction(bias):
@@ -80,10 +121,13 @@ def diagnose_prediction(bias):
     return first_of(functools.partial(offset_per_column, bias=bias), transposed, sign_flipped)
 
 
-def diagnose_loss(batch, out_features):
-    """What a wrong mean squared error over a (batch, out_features) batch looks like."""
+def diagnose_loss(batch, out_features, predictions=None, targets=None):
+    """What a wrong mean squared error over a (batch, out_features) batch looks like; with the
+    check's `predictions` and `targets`, also which other loss it is."""
     counts = _counts(batch, out_features)
-    return first_of(lambda got, want: ratio_is_a_count(got, want, counts), sign_flipped)
+    others = {} if predictions is None else other_loss_values(predictions, targets)
+    return first_of(lambda got, want: ratio_is_a_count(got, want, counts),
+                    lambda got, want: matches_another(got, want, others), sign_flipped)
 
 
 def diagnose_step(before, learning_rate, batch, out_features):
@@ -94,6 +138,26 @@ def diagnose_step(before, learning_rate, batch, out_features):
         lambda got, want: step_scaled_by_learning_rate(got, want, before, learning_rate),
         lambda got, want: step_ratio_is_a_count(got, want, before, counts),
         transposed)
+
+
+def diagnose_steps(name, before, x, y, learning_rate, steps, weight_layout="in_out"):
+    """What a wrong result of `steps` sgd_step calls looks like: `name` is "weight", "bias" or
+    "losses", `before` the {"weight", "bias"} the check started from, the weight in
+    `weight_layout` ("in_out", or "out_in" for nn.Linear's layout)."""
+    batch, out_features = y.shape
+    flip = (lambda array: array.T) if weight_layout == "out_in" else (lambda array: array)
+    runs = other_loss_descent(flip(before["weight"]), before["bias"], x, y, learning_rate, steps)
+    if name == "losses":
+        others = {f"the losses are those of {what}: {RIGHT_LOSS}": run["losses"]
+                  for what, run in runs.items()}
+        return first_of(diagnose_loss(batch, out_features),
+                        lambda got, want: matches_another(got, want, others))
+    others = {f"the parameters took the step of gradient descent on {what}, not on the mean "
+              f"squared error: {RIGHT_LOSS}":
+              flip(run["weight"]) if name == "weight" else run["bias"]
+              for what, run in runs.items()}
+    return first_of(diagnose_step(before[name], learning_rate, batch, out_features),
+                    lambda got, want: matches_another(got, want, others))
 
 
 # --- judging -------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from grader.expect import expect_close, expect_keys, require_array
 from grader.topics.linear_regression import (
     diagnose_loss,
     diagnose_prediction,
-    diagnose_step,
+    diagnose_steps,
     draw_batch,
     draw_regression_data,
     draw_shapes,
@@ -137,7 +137,7 @@ def test_loss_is_the_mean_squared_error_over_all_elements(workers, rng, run_rng,
             got = got.reshape(())
         call = f"mse_loss(predictions.shape={predictions.shape}, targets.shape={targets.shape})"
         expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol,
-                     diagnose=diagnose_loss(batch, out_features))
+                     diagnose=diagnose_loss(batch, out_features, predictions, targets))
 
 
 # --- task 3: one step of gradient descent --------------------------------------------------------
@@ -164,8 +164,8 @@ def check_steps(workers, rng, tol, steps, shapes):
         losses = "the returned loss" if steps == 1 else "the returned losses, in order"
         for name, what in (("weight", "linear.weight afterwards"),
                            ("bias", "linear.bias afterwards"), ("losses", losses)):
-            diagnose = (diagnose_loss(batch, out_features) if name == "losses" else
-                        diagnose_step(before[name], learning_rate, batch, out_features))
+            diagnose = diagnose_steps(name, before, x, y, learning_rate, steps,
+                                      weight_layout="out_in")
             expect_close(got[name], want[name], f"{call}: {what}", rtol=tol.rtol, atol=tol.atol,
                          diagnose=diagnose)
 

@@ -57,10 +57,13 @@ def _verify_item(bank, item, device, seed):
     """Grade the reference and the bank's stub (never a learner's edits: see bank_stubs)."""
     from grader import judge
     from grader.bank_stubs import bank_stub
+    from grader.cache import ReferenceStore
 
-    reference = judge.grade(bank, item.id, bank.solution_file(item.id), device, seed)
+    store = ReferenceStore()  # the stub's grading reads the reference's results back
+    reference = judge.grade(bank, item.id, bank.solution_file(item.id), device, seed,
+                            reference_cache=store)
     with bank_stub(bank, item.id) as graded:
-        stub = judge.grade(bank, item.id, graded.path, device, seed)
+        stub = judge.grade(bank, item.id, graded.path, device, seed, reference_cache=store)
     holds = _holds(reference, stub)
     click.echo(f"{item.id.ljust(26)}{_cell(reference).ljust(24)}{_cell(stub).ljust(24)}"
                + click.style("yes" if holds else "NO", fg="green" if holds else "red"),

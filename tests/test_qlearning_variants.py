@@ -199,6 +199,58 @@ def test_a_loss_that_reads_the_target_network_passes_the_target_check_for_every_
                                         "dqn_loss(...)", "target network")
 
 
+# --- task 5, judge side: a rate over several trainings, stopped once decided ---------------------
+
+
+def _optimal_q_values(table):
+    values = qlearning.optimal_values(table)
+    return table.rewards + qlearning.JUDGE_GAMMA * (~table.terminal) * values[table.next_states]
+
+
+class _TrainingWorkers:
+    """Stands in for the two workers of the training check: the reference's training is
+    optimal; the learner's trainings are optimal or not, in the order `pattern` says."""
+
+    def __init__(self, pattern):
+        self.table = qlearning.environment_table()
+        self.pattern = list(pattern)
+        self.trainings = 0  # the learner's
+
+    def both(self, probe, seed):
+        return _optimal_q_values(self.table), self.learner(probe, seed=seed)
+
+    def learner(self, probe, seed):
+        assert probe == "trained_q_values"
+        optimal = self.pattern[self.trainings]
+        self.trainings += 1
+        return _optimal_q_values(self.table) if optimal else np.zeros_like(self.table.rewards)
+
+
+def _judge_trainings(pattern):
+    workers = _TrainingWorkers(pattern)
+    qlearning.expect_training_optimal(workers, np.random.default_rng(0),
+                                      lambda seed: f"train(env, seed={seed})")
+    return workers.trainings
+
+
+def test_the_training_check_passes_at_the_stated_rate_and_stops_once_it_is_met():
+    needed, allowed = qlearning.TRAININGS_NEEDED, qlearning.TRAININGS - qlearning.TRAININGS_NEEDED
+    assert _judge_trainings([True] * qlearning.TRAININGS) == needed
+    assert _judge_trainings([False] * allowed + [True] * needed) == qlearning.TRAININGS
+
+
+def test_the_training_check_fails_below_the_stated_rate_and_says_both_rates():
+    needed, allowed = qlearning.TRAININGS_NEEDED, qlearning.TRAININGS - qlearning.TRAININGS_NEEDED
+    pattern = [True] + [False] * (allowed + 1) + [True] * qlearning.TRAININGS
+    with pytest.raises(AssertionError) as failure:
+        _judge_trainings(pattern)
+    message = str(failure.value)
+    assert (f"optimal from the start state in 1 of {allowed + 2} trainings; {needed} of "
+            f"{qlearning.TRAININGS} needed") in message, message
+    assert message.count("- seed=") == allowed + 1, message  # each failed training, described
+    assert "was still walking after 100 steps" in message, message
+
+
 # --- the judge's oracles ---------------------------------------------------------------------
 
 
@@ -238,3 +290,50 @@ def test_the_judges_environment_oracle_imports_no_framework():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]", f"the judge's oracle imported {done.stdout.strip()}"
+
+
+# --- messages that name the mistake, judge side ------------------------------------------------
+
+
+def _counts(shares, draws=qlearning.ACTION_DRAWS):
+    counts = np.round(np.asarray(shares) * draws).astype(np.int64)
+    counts[0] += draws - counts.sum()
+    return counts
+
+
+@pytest.mark.parametrize("epsilon, played, named", [
+    (0.0, 1.0, "ignores epsilon and q_values"),
+    (0.2, 1.0, "ignores epsilon and q_values"),
+    (0.2, 0.0, "never explores"),
+    (0.2, 0.8, "the comparison is inverted"),
+])
+def test_epsilon_greedy_shares_name_the_mistake_they_fit(epsilon, played, named):
+    counts = _counts(qlearning.epsilon_greedy_shares(4, 2, played))
+    with pytest.raises(AssertionError, match=named):
+        qlearning.expect_epsilon_greedy_counts("select_action", counts, 4, 2, epsilon,
+                                               qlearning.ACTION_DRAWS)
+
+
+def test_jax_grad_given_a_value_is_explained():
+    seeds_error = ("TypeError: differentiating with respect to argnums=1 requires at least 2 "
+                   "positional arguments to be passed by the caller, but got only 1 positional "
+                   "arguments.")
+    advice = qlearning.grad_advice(seeds_error)
+    assert "argument beyond those the call passed" in advice
+    assert "`loss` is a value" in advice and "jax.grad(dqn_loss)" in advice
+    assert "given a value" in qlearning.grad_advice("TypeError: Expected a callable value, got 1.0")
+    assert qlearning.grad_advice("TypeError: unsupported operand type(s) for +") is None
+
+
+def test_a_loss_from_the_online_network_without_masking_is_named():
+    rng = np.random.default_rng(3)
+    inputs = qlearning.draw_loss_inputs(rng)
+    weights, batch, gamma = inputs["weights"], inputs["batch"], inputs["gamma"]
+    want = qlearning.numpy_loss(weights, inputs["target_weights"], batch, gamma)
+    diagnose = qlearning.diagnose_loss(inputs)
+    seeds = qlearning.numpy_loss(weights, weights, batch, gamma, masked=False)
+    assert "from the online network" in diagnose(np.float64(seeds), np.float64(want))
+    assert "bootstrap past the end" in diagnose(np.float64(seeds), np.float64(want))
+    online = qlearning.numpy_loss(weights, weights, batch, gamma)
+    sentence = diagnose(np.array([online, 0.0]), np.array([want, 0.0]))  # train_step's losses
+    assert "from the online network" in sentence and "past the end" not in sentence

@@ -132,9 +132,13 @@ def action_counts(target, device, q_values, epsilon, draws, seed):
     call = f"jax.vmap(select_action)(keys, q_values, epsilon={epsilon:g})"
     actions = np.asarray(require_jax_array(actions, call).block_until_ready())
     num_actions = len(q_values)
+    if actions.shape == (draws, 1):  # one action of shape (1,) per key: counted, as torch's
+        actions = actions[:, 0]  # one-element tensors are (env.step needs int(action) then)
     if actions.shape != (draws,) or actions.dtype.kind not in "iu":
         raise Reject(f"Called `{call}` on {draws} keys. Returned {actions.dtype} of shape "
-                     f"{actions.shape}, expected {draws} int actions (one 0-d int per key).")
+                     f"{actions.shape}, expected {draws} int actions: select_action must "
+                     f"return one 0-d int array per key (shape ()), got "
+                     f"{actions.dtype} of shape {actions.shape[1:]} per key.")
     return np.bincount(actions[(actions >= 0) & (actions < num_actions)],
                        minlength=num_actions).astype(np.int64)
 

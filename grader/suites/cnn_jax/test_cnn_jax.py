@@ -17,10 +17,11 @@ bn1's running statistics, drawn away from 0 and 1 so that the two modes give dif
 4. One Adam step and three consecutive steps match the reference's params, state and losses;
    train_step returns the new state; it is a jax.jit function that compiles on its first call
    only.
-5. train's (params, state) reach 93% accuracy on the held-out digits: the reference's forward
+5. train's (params, state) reach 95% accuracy on the held-out digits: the reference's forward
    pass runs with train=False on them and the argmax is scored here (the held-out digits never
    reach the learner's worker); predict matches the reference's train=False logits for given
-   weights. The threshold: the reference reached 97% to 99% over 40 keys (THRESHOLD-NOTE).
+   weights. The threshold: with bn1 the reference reached 98.9% to 99.7% over 12 keys
+   (benchmarks/cnn_training.py, busy 2-core machine); 95% leaves about 4 points.
 """
 
 import numpy as np
@@ -38,6 +39,7 @@ from grader.topics.cnn import (
     draw_weights,
     expect_arrays_close,
     expect_count_and_dtypes,
+    expect_evaluation_logits,
     expect_shapes,
     expect_statistics_kept,
     expect_statistics_updated,
@@ -286,15 +288,8 @@ def test_predict_runs_in_evaluation_mode_with_the_running_statistics(workers, rn
     images = jax_images(draw_images(rng, int(rng.integers(2, 65))))
     want, got = workers.both("predictions", params=params, state=state, images=images)
     call = f"predict(params, state, images.shape={images.shape})"
-    try:
-        expect_close(got, want, call, rtol=tol.rtol, atol=tol.atol)
-    except AssertionError as failure:
-        training_logits = workers.reference("logits", params=params, state=state, images=images,
-                                            train=True)
-        if got.shape == training_logits.shape and np.allclose(got, training_logits,
-                                                              rtol=tol.rtol, atol=tol.atol):
-            raise AssertionError(
-                f"Called `{call}`. The logits are the train=True ones: bn1 normalised with the "
-                f"batch's statistics instead of the running statistics in `state`. Call "
-                f"forward(params, state, images, train=False) in predict.") from None
-        raise failure from None
+    expect_evaluation_logits(
+        got, want,
+        lambda: workers.reference("logits", params=params, state=state, images=images,
+                                  train=True),
+        call, tol, "Call forward(params, state, images, train=False) in predict.")

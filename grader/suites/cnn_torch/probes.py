@@ -42,7 +42,7 @@ def _model_with_weights(target, device, weights):
         # torch's own dump lists the names from the weights' side ("Unexpected key(s)" are the
         # learner's missing layers): the shape check says it once, in the learner's terms
         raise Reject(f"Called `build_model().load_state_dict(weights)` with the statement's "
-                     f"tensors. It raised: your model's state_dict() differs from the "
+                     f"tensors. It failed: your model's state_dict() differs from the "
                      f"statement's table (the check `{SHAPE_CHECK}` says where), so this "
                      f"check cannot run.") from None
     return model

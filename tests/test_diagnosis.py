@@ -185,3 +185,15 @@ def test_steps_on_an_unsquared_summed_loss_are_named_in_either_weight_layout(lay
         assert sentence and "the sum of (predictions - targets), unsquared" in sentence, (
             name, sentence)
         assert diagnose(want + 0.5, want) is None, name
+
+
+def test_a_shard_that_is_the_whole_batch_or_another_ranks_block_is_named():
+    from grader.topics import distributed
+
+    batch = RNG.normal(size=(6, 2))  # (rows, features), 3 rows per rank of 2
+    diagnose = distributed.diagnose_block(batch, rank=0, world_size=2)
+    sentence = diagnose(batch, batch[:3])
+    assert sentence and "the whole batch" in sentence and "rows [0, 3)" in sentence, sentence
+    sentence = diagnose(batch[3:], batch[:3])
+    assert sentence and "rank 1's block" in sentence, sentence
+    assert diagnose(batch[:3] + 1.0, batch[:3]) is None

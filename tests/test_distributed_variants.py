@@ -115,6 +115,13 @@ VARIANTS = {
 
             return Step()
     """, "every_device_steps_with_the_gradient_combined_over_all_devices"),
+    # the loss read as a sum over each row's outputs, averaged over the rows: it differs from
+    # the mean over all elements on every drawn problem (two outputs or more)
+    "jax_loss_summed_over_each_rows_outputs": ("distributed_jax", """
+        def block_loss(params, x_block, y_block):
+            squared_errors = (predict(params, x_block) - y_block) ** 2
+            return jnp.mean(jnp.sum(squared_errors, axis=1))
+    """, "data_parallel_steps_match_full_batch_gradient_descent"),
     "jax_unsharded_inputs": ("distributed_jax", """
         def shard_batch(x, y, mesh):
             return jnp.asarray(x), jnp.asarray(y)

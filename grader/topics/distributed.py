@@ -11,6 +11,7 @@ import weakref
 import numpy as np
 
 from grader import verdicts
+from grader.topics.diagnosis import near
 from grader.verdicts import InternalFault, LearnerFault
 
 NUM_STEPS = 3
@@ -29,10 +30,12 @@ _runs = weakref.WeakKeyDictionary()  # grading session -> {probe: (inputs, resul
 def draw_problem(rng, parts):
     """A regression problem whose batch splits evenly into `parts` blocks of 2..6 rows.
 
-    The weight is in the canonical (in_features, out_features) layout; float32 throughout.
+    The weight is in the canonical (in_features, out_features) layout; float32 throughout. Two
+    outputs or more, always: with one, a loss summed over each row's outputs equals the mean
+    over all elements, and a file reading the loss that way would pass or fail by the seed.
     """
     rows = parts * int(rng.integers(2, 7))
-    in_features, out_features = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+    in_features, out_features = int(rng.integers(1, 5)), int(rng.integers(2, 4))
     return {
         "weight": rng.normal(size=(in_features, out_features)).astype(np.float32),
         "bias": rng.normal(size=(out_features,)).astype(np.float32),
@@ -56,6 +59,28 @@ def views_with_foreign_rows(rng, array, parts, runs):
         own = slice(rank * size, (rank + 1) * size)
         views[rank, :, own] = array[own]  # (runs, size, features) <- (size, features)
     return views
+
+
+# --- diagnosing a mismatch (grader/topics/diagnosis.py) -----------------------------------------
+
+
+def diagnose_block(batch, rank, world_size):
+    """What a wrong block of `batch` for `rank` looks like: the whole batch, or another rank's
+    block."""
+    size = len(batch) // world_size  # rows per rank
+
+    def diagnose(got, want):
+        if near(got, batch):
+            return (f"it is the whole batch: rank {rank} of {world_size} must keep only rows "
+                    f"[{rank * size}, {(rank + 1) * size}), so that the ranks split the work")
+        for other in range(world_size):
+            if other != rank and near(got, batch[other * size:(other + 1) * size]):
+                return (f"it is rank {other}'s block, rows [{other * size}, "
+                        f"{(other + 1) * size}): rank {rank} keeps rows [{rank * size}, "
+                        f"{(rank + 1) * size})")
+        return None
+
+    return diagnose
 
 
 # --- one run, read by several checks -------------------------------------------------------------

@@ -2,10 +2,11 @@
 
 A Dask scheduler and two one-thread workers are started as real processes on 127.0.0.1 (free
 ports, no nanny: the pid started is the worker), each worker with its own reference store (a
-machine of its own). Six submissions of linear_regression_torch (the reference, the bank's
-stub and a wrong variant, twice each) are graded through them and by a local batch of the same
-seed; one worker is killed by its pid while it grades, and every result still arrives once.
-Every process the test started is stopped at the end, by its pid.
+machine of its own). Six submissions of two items (three candidates, each handing in
+linear_regression_torch and linear_regression_jax: the reference, the bank's stub, a wrong
+variant) are graded through them and by a local batch of the same seed; one worker is killed
+by its pid while it grades, and every result still arrives once. Every process the test
+started is stopped at the end, by its pid.
 """
 
 import json
@@ -25,9 +26,8 @@ from conftest import pristine_stub_text
 pytest.importorskip("distributed", reason="the extra `cluster` (dask[distributed]) is needed")
 
 ROOT = Path(__file__).resolve().parent.parent
-ITEM = "linear_regression_torch"
-REFERENCE = ROOT / "solutions" / ITEM / f"{ITEM}.py"
-WRONG = REFERENCE.read_text() + """
+ITEMS = ("linear_regression_torch", "linear_regression_jax")
+WRONG_LOSS = """
 
 def mse_loss(predictions, targets):
     return ((predictions - targets) ** 2).sum()  # summed, not averaged
@@ -43,12 +43,18 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def reference_text(item_id):
+    return (ROOT / "solutions" / item_id / f"{item_id}.py").read_text()
+
+
 def make_submissions(folder):
-    texts = {"ref": REFERENCE.read_text(), "stub": pristine_stub_text(ITEM), "wrong": WRONG}
-    for kind, text in texts.items():
-        for n in (1, 2):
-            (folder / f"{kind}{n}").mkdir(parents=True)
-            (folder / f"{kind}{n}" / f"{ITEM}.py").write_text(text)
+    """Three candidates, each handing in both items: six submissions."""
+    for item_id in ITEMS:
+        texts = {"ref": reference_text(item_id), "stub": pristine_stub_text(item_id),
+                 "wrong": reference_text(item_id) + WRONG_LOSS}
+        for name, text in texts.items():
+            (folder / name).mkdir(parents=True, exist_ok=True)
+            (folder / name / f"{item_id}.py").write_text(text)
 
 
 def children(pid):
@@ -130,7 +136,7 @@ def cluster(tmp_path):
 
 def run_batch(submissions, results, *args):
     done = subprocess.run([sys.executable, "-m", "grader", "batch", str(submissions), "--out",
-                           str(results), "--items", ITEM, "--device", "cpu", "--seed",
+                           str(results), "--items", ",".join(ITEMS), "--device", "cpu", "--seed",
                            str(SEED), *SANDBOX_ARGS, *args],
                           capture_output=True, text=True, timeout=900, cwd=ROOT)
     return done.returncode, done.stdout + done.stderr
@@ -141,15 +147,15 @@ def verdicts(results):
     for path in sorted((results / "candidates").glob("*.json")):
         record = json.loads(path.read_text())
         assert record["errors"] == [], record["errors"]
-        assert list(record["items"]) == [ITEM]
-        report = record["items"][ITEM]
-        out[record["candidate"]] = (report["status"], report["score"], report["max_score"],
-                                    [(check["name"], check["status"])
-                                     for check in report["checks"]])
+        assert list(record["items"]) == list(ITEMS), list(record["items"])
+        for item_id, report in record["items"].items():
+            out[record["candidate"], item_id] = (
+                report["status"], report["score"], report["max_score"],
+                [(check["name"], check["status"]) for check in report["checks"]])
     return out
 
 
-@pytest.mark.slow  # two batches of six gradings and a cluster: about a minute
+@pytest.mark.slow  # two batches of six gradings of two items and a cluster: minutes
 def test_a_batch_on_a_dask_cluster_matches_a_local_batch_and_survives_a_killed_worker(
         tmp_path, cluster):
     address, workers = cluster
@@ -158,7 +164,7 @@ def test_a_batch_on_a_dask_cluster_matches_a_local_batch_and_survives_a_killed_w
 
     remote = tmp_path / "remote"
     batch = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(submissions),
-                              "--out", str(remote), "--items", ITEM, "--device", "cpu",
+                              "--out", str(remote), "--items", ",".join(ITEMS), "--device", "cpu",
                               "--seed", str(SEED), "--scheduler", address, *SANDBOX_ARGS],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              cwd=ROOT)
@@ -186,22 +192,25 @@ def test_a_batch_on_a_dask_cluster_matches_a_local_batch_and_survives_a_killed_w
     state = json.loads((remote / "batch.json").read_text())
     assert state["runs"][-1]["graded"] == 6 and state["runs"][-1]["judge_errors"] == 0
     on_cluster = verdicts(remote)
-    assert sorted(on_cluster) == ["ref1", "ref2", "stub1", "stub2", "wrong1", "wrong2"]
+    assert sorted(on_cluster) == sorted((name, item_id) for name in ("ref", "stub", "wrong")
+                                        for item_id in ITEMS)
     graded_by = {json.loads((remote / "candidates" / f"{name}.json").read_text())
-                 ["items"][ITEM]["graded_by"]["worker"] for name in on_cluster}
+                 ["items"][item_id]["graded_by"]["worker"] for name, item_id in on_cluster}
     assert graded_by and all(worker.startswith("tcp://127.0.0.1:") for worker in graded_by)
 
     local = tmp_path / "local"
     code, output = run_batch(submissions, local, "--jobs", "2")
     assert code == 0, output
     assert on_cluster == verdicts(local)
-    assert on_cluster["ref1"][0] == "passed" and on_cluster["wrong1"][0] != "passed"
-    assert on_cluster["stub1"][1] < on_cluster["wrong1"][1] < on_cluster["ref1"][1]
+    for item_id in ITEMS:
+        ref, stub, wrong = (on_cluster[name, item_id] for name in ("ref", "stub", "wrong"))
+        assert ref[0] == "passed" and wrong[0] != "passed", (item_id, ref, wrong)
+        assert stub[1] < wrong[1] < ref[1], (item_id, stub, wrong, ref)
 
     # resuming sends nothing again
     code, output = run_batch(submissions, remote, "--scheduler", address)
     assert code == 0, output
-    assert "6 candidates, 0 submissions to grade (6 graded before)" in output
+    assert "3 candidates, 0 submissions to grade (6 graded before)" in output
     assert verdicts(remote) == on_cluster
 
 

@@ -19,7 +19,6 @@ task's result when its future completes, once per task key, so a result is never
 written twice. Reference results live in each worker machine's store only.
 """
 
-import functools
 import json
 import os
 import socket
@@ -32,8 +31,9 @@ from pathlib import Path
 RETRIES = 2
 
 
-@functools.lru_cache(maxsize=None)
 def _worker_bank_digest():
+    """The digest of the bank this worker's judge grades with, read for each task: a checkout
+    updated under a running worker is seen at once (a few milliseconds against a grading)."""
     from grader.assessment.batch import bank_digest
     from grader.catalog import Bank
 
@@ -63,6 +63,7 @@ def grade_remote(item_id, file_name, data, seed, device, sandbox_kind, unsandbox
         where["worker"] = get_worker().address
     except (ImportError, ValueError):
         pass
+    bank_digest = _worker_bank_digest()
     with tempfile.TemporaryDirectory(prefix="dlprep-task-") as work:
         path = Path(work) / os.path.basename(file_name)
         path.write_bytes(data)
@@ -103,8 +104,7 @@ def grade_remote(item_id, file_name, data, seed, device, sandbox_kind, unsandbox
                                         f"{process.returncode}): {tail or 'no message'}",
                                "graded_by": where})
     where["task_s"] = round(time.monotonic() - started, 3)
-    return json.dumps({"report": report, "graded_by": where,
-                       "bank_digest": _worker_bank_digest()})
+    return json.dumps({"report": report, "graded_by": where, "bank_digest": bank_digest})
 
 
 def _outcome(job, text, digest):

@@ -29,12 +29,12 @@ def jax_step(reference, device, images, labels):
     images = to_jax(images.transpose(0, 2, 3, 1), device)  # NHWC: (batch, 8, 8, 1)
     labels = to_jax(labels.astype(np.int32), device)
     optimizer = reference.make_optimizer(reference.LEARNING_RATE)
-    params = reference.build_model(jax.random.key(0))
-    state = {"params": params, "opt_state": optimizer.init(params)}
+    params, statistics = reference.build_model(jax.random.key(0))
+    state = {"params": params, "statistics": statistics, "opt_state": optimizer.init(params)}
 
     def run():  # train_step is jit-compiled by the reference itself
-        state["params"], state["opt_state"], loss = reference.train_step(
-            optimizer, state["params"], state["opt_state"], images, labels)
+        state["params"], state["statistics"], state["opt_state"], loss = reference.train_step(
+            optimizer, state["params"], state["statistics"], state["opt_state"], images, labels)
         return state["params"], loss
 
     return run

@@ -132,7 +132,8 @@ def state_after_forward(target, device, params, state, images):
         if not isinstance(now, dict) or now.keys() != before.get(layer, {}).keys():
             changed.append(layer)
             continue
-        changed += [f"{layer}.{name}" for name in sorted(now) if now[name] is not before[layer][name]]
+        changed += [f"{layer}.{name}" for name in sorted(now)
+                    if now[name] is not before[layer][name]]
     return {"changed": changed}
 
 

@@ -70,7 +70,8 @@ def forward_in_mode(workers, rng, batch, train):
     images = jax_images(draw_images(rng, batch))
     want, got = workers.both("forward_pass", params=params, state=state, images=images,
                              train=train)
-    call = f"jax.jit(forward, static_argnums=3)(params, state, images.shape={images.shape}, {train})"
+    call = (f"jax.jit(forward, static_argnums=3)(params, state, images.shape={images.shape}, "
+            f"{train})")
     return flat_state(state), call, want, got
 
 

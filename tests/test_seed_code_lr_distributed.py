@@ -15,9 +15,13 @@ SEED_CODE = Path(__file__).resolve().parent / "seed_code"
 SEED = "1"
 
 
-def grade_seed_code(grade_json, item_id, name):
+def grade_seed_code(grade_json, item_id, name, load_error=None):
+    """The checks of the report, by name; `load_error`, when given, a phrase the report's
+    account of the file's failed import must hold."""
     code, report = grade_json(item_id, "--file", SEED_CODE / f"{name}.py", "--seed", SEED)
     assert code == 1, f"{name}: exit {code}: {report['checks']}"
+    if load_error:
+        assert load_error in (report["load_error"] or ""), report["load_error"]
     return {check["name"]: check for check in report["checks"]}
 
 
@@ -134,7 +138,9 @@ def test_the_documents_jax_distributed_code_is_told_where_data_parallelism_lives
     not_loaded = ({"error"}, ("cannot import name 'parallel' from 'jax.experimental'",
                               "No `jax.experimental.parallel` here", "jax.shard_map",
                               "NamedSharding"))
-    expect_checks(grade_seed_code(grade_json, "distributed_jax", "distributed_jax_seed"), {
+    checks = grade_seed_code(grade_json, "distributed_jax", "distributed_jax_seed",
+                             load_error="No `jax.experimental.parallel` here")
+    expect_checks(checks, {
         name: not_loaded for name in (
             "each_device_holds_its_own_contiguous_block_of_the_batch",
             "the_sharded_batch_holds_the_same_values",

@@ -100,7 +100,8 @@ def test_a_learner_writing_into_compilation_caches_cannot_reach_the_references(
 
     hostile = tmp_path / "hostile" / f"{ITEM}.py"
     hostile.parent.mkdir()
-    targets = [str(reference_cache), str(tmp_path / "cache"), str(learner_cache),
+    # the user's cache folder first: the attack makes the folders it names (in its own /tmp)
+    targets = [str(tmp_path / "cache"), str(reference_cache), str(learner_cache),
                os.path.expanduser("~/.cache/dlprep")]
     hostile.write_text(reference_text + ATTACK.replace("{folders!r}", repr(targets)))
     _, attacked = grade_json(ITEM, "--file", hostile, "--seed", 42)
@@ -108,9 +109,10 @@ def test_a_learner_writing_into_compilation_caches_cannot_reach_the_references(
     assert attack is not None, attacked
     # the attack is real: the learner's own cache (the same learner's folder) was overwritten
     assert attack["own"] and attack["own_attack"]["overwritten"] > 0, attack
-    for folder in targets[:2]:
+    for folder in targets[:2]:  # out of sight; what it wrote there stayed in its own /tmp
         reached = attack["targets"][folder]
-        assert reached["overwritten"] == 0 and not reached["planted"], (folder, reached)
+        assert reached["listed"] is None and reached["overwritten"] == 0, (folder, reached)
+        assert not (Path(folder) / "jit_predict-planted-cache").exists(), folder
     assert attacked["status"] == verdicts.PASSED, attacked  # the attack is no check's business
 
     after = tree(reference_cache)

@@ -7,16 +7,22 @@ Two measurements, each from one run:
   grading seeds 1..10, running only the training check (task 5) in a private copy of the bank,
   and prints per file the verdict of every seed and how many seeds passed. A file whose verdict
   differs between seeds "flips".
+- `replay`: the same verdicts, before (two trainings, both optimal) and after (the statement's
+  rate) the rate over several trainings, from the very trainings the check would run for grading
+  seeds 1..10, trained directly (no grader, no reference): cheap enough for a busy machine, and
+  exact, since a CPU training with one torch thread is deterministic for its seed.
 - `rates`: trains each file directly (fresh process per training, torch on one thread, as the
   training probe runs it) for training seeds 0..N-1 and prints how often the greedy policy is
   optimal from FrozenLake's start state (the suites' oracle, grader/topics/qlearning.py).
 
 Files: `reference` (solutions/), `weaker_dqn` (the reference with another, plausible training
 plan: target network, replay, decaying epsilon; gamma 0.99, Adam 1e-2, minibatches of 128,
-target sync every 25 updates; correct, but it learns less reliably), and `seeds_loop` (the
-seeds' own code, tests/seed_code/). Run from the repository root:
+target sync every 25 updates; correct, but it learns less reliably), `longer_dqn` (the same
+plan for 5,000 steps, epsilon decaying over 3,000), and `seeds_loop` (the seeds' own code,
+tests/seed_code/). Run from the repository root:
 
     .venv/bin/python benchmarks/qlearning_verdicts.py verdicts [--seeds 1-10] [--files ...]
+    .venv/bin/python benchmarks/qlearning_verdicts.py replay [--seeds 1-10] [--files ...]
     .venv/bin/python benchmarks/qlearning_verdicts.py rates [--trainings 20] [--files ...]
 """
 
@@ -131,10 +137,15 @@ def write_files(folder, names):
         elif name == "weaker_dqn":
             paths[name] = folder / "weaker_dqn.py"
             paths[name].write_text(reference.read_text() + WEAKER_DQN)
+        elif name == "longer_dqn":  # the same plan, 5,000 steps, epsilon decaying over 3,000
+            paths[name] = folder / "longer_dqn.py"
+            paths[name].write_text(reference.read_text() + WEAKER_DQN.replace(
+                "range(3_000)", "range(5_000)").replace("step / 2_000", "step / 3_000"))
         elif name == "seeds_loop":
             paths[name] = ROOT / "tests" / "seed_code" / f"{ITEM}.py"
         else:
-            raise SystemExit(f"unknown file {name!r}: reference, weaker_dqn or seeds_loop")
+            raise SystemExit(f"unknown file {name!r}: reference, weaker_dqn, longer_dqn or "
+                             f"seeds_loop")
     return paths
 
 

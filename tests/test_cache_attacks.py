@@ -1,0 +1,297 @@
+"""The grader's caches attacked as a hostile candidate would (grader/cache.py, issue 17).
+
+Each test grades a hostile learner file from tests/hostile/cache_*.py with the real grader in
+the bubblewrap sandbox and asserts that the attack fails: the verdicts are right and nothing
+the learner planted is used by a later grading. The reference-result store is shared by
+self-study gradings and by every judge of a `grade batch`; the compilation caches are bound
+into the sandboxes. Where an attack succeeds today, its test is marked xfail(strict) with the
+hole in its reason: the grader's owner fixes it and removes the mark.
+"""
+
+import json
+import os
+import re
+import struct
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import judge, sandbox, verdicts
+from grader.cache import MAGIC, ReferenceStore, measure_calibration
+from grader.catalog import Bank
+
+ROOT = Path(__file__).resolve().parent.parent
+HOSTILE = ROOT / "tests" / "hostile"
+TORCH_ITEM = "linear_regression_torch"
+JAX_ITEM = "linear_regression_jax"
+FORM_WORDS = {"shapes", "float32", "dimensional"}  # checks of form, which marker values pass
+_CHOICE = sandbox.choose("auto")
+needs_bwrap = pytest.mark.skipif(
+    _CHOICE.kind != "bwrap",
+    reason=f"the caches' trust lines are drawn by the sandbox, and bubblewrap cannot start "
+           f"here: {_CHOICE.reason}")
+
+
+def reference_text(item_id):
+    return (ROOT / "solutions" / item_id / f"{item_id}.py").read_text()
+
+
+def hostile(name, **parameters):
+    """The text of tests/hostile/<name>.py with its module-level parameters set."""
+    text = (HOSTILE / f"{name}.py").read_text()
+    for parameter, value in parameters.items():
+        line = next(line for line in text.splitlines() if line.startswith(f"{parameter} = "))
+        text = text.replace(line, f"{parameter} = {value!r}", 1)
+    return text
+
+
+def learner_file(folder, item_id, *parts):
+    """A learner file for `item_id` made of the given texts, in its own folder."""
+    path = Path(folder) / f"{item_id}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n\n".join(parts))
+    return path
+
+
+def printed(report, tag):
+    """The JSON a hostile file printed on the line starting with `tag`, or None."""
+    output = report["output"] if isinstance(report, dict) else None
+    text = "\n".join([output.get("head", ""), output.get("tail", "")]) if output else report
+    for line in text.splitlines():
+        if line.startswith(tag + " "):
+            return json.loads(line[len(tag) + 1:])
+    return None
+
+
+def store_files(folder):
+    """{relative path: bytes} of every file in a store folder."""
+    return {str(path.relative_to(folder)): path.read_bytes()
+            for path in Path(folder).rglob("*") if path.is_file()}
+
+
+def statuses(report):
+    return {check["name"]: check["status"] for check in report["checks"]}
+
+
+# 1 and 4: the store is out of the learner's sight, and only the reference's results enter it
+
+@needs_bwrap
+def test_the_store_is_out_of_sight_and_no_learner_result_enters_it(tmp_path, monkeypatch,
+                                                                   grade_json):
+    """An honest grading fills the store; a hostile grading with the same seed (a re-grade,
+    or the next candidate of a batch) hunts the store from inside the sandbox (reading the
+    answers, overwriting entries, planting a forged one) and gives marker results, far too
+    many rows among them; the store is byte for byte unchanged, and holds no marker: a
+    later grading reads back only what the reference computed."""
+    monkeypatch.setenv("DLPREP_SANDBOX", "bwrap")
+    store_dir = tmp_path / "cache" / "reference"
+    honest = learner_file(tmp_path / "honest", TORCH_ITEM, reference_text(TORCH_ITEM))
+    arguments = ["--seed", 73]
+    _, first = grade_json(TORCH_ITEM, "--file", honest, *arguments)
+    assert first["status"] == verdicts.PASSED, first
+    before = store_files(store_dir)
+    assert any(name.endswith(".entry") for name in before), "the honest grading stored nothing"
+
+    hunt = hostile("cache_store_hunt", HOST_PATHS=[str(tmp_path / "cache"), str(store_dir),
+                                                   os.path.expanduser("~/.cache/dlprep")])
+    attacker = learner_file(tmp_path / "hostile", TORCH_ITEM,
+                            (HOSTILE / "cache_marker_learner.py").read_text(), hunt)
+    _, attacked = grade_json(TORCH_ITEM, "--file", attacker, *arguments)
+    reached = printed(attacked, "CACHE_HUNT")
+    assert reached is not None, f"the hostile file did not run: {attacked}"
+    assert reached["found"] == [] and reached["readable"] == [], \
+        f"the learner found the reference-result store from inside the sandbox: {reached}"
+    assert reached["overwritten"] == [], reached
+    passed = {name for name, status in statuses(attacked).items() if status == verdicts.PASSED}
+    assert attacked["status"] != verdicts.PASSED, attacked
+    assert all(FORM_WORDS.intersection(name.split("_")) for name in passed), \
+        f"marker results passed checks of values: {sorted(passed)}"
+
+    after = store_files(store_dir)
+    assert sorted(after) == sorted(before), (
+        f"the hostile grading changed the store's files: added {sorted(set(after) - set(before))}, "
+        f"removed {sorted(set(before) - set(after))}")
+    changed = [name for name in before if after[name] != before[name]]
+    assert not changed, f"the hostile grading rewrote stored entries: {changed}"
+    marker = 4242.4242
+    traces = [struct.pack("<f", marker), struct.pack("<d", marker), b"PLANTED"]
+    for name, data in after.items():
+        assert not any(trace in data for trace in traces), f"{name} holds the learner's bytes"
+
+
+# 2: compiled programs planted in a compilation cache
+
+COMPILE_HOLE = (
+    "grade exercise --file (practice mode, the default; the CLI's own example grades cand.py "
+    "so) gives every file graded for an item the same learner compilation cache, "
+    "<progress folder>/compiled/<item>/<versions>: one file's worker rewrites the programs "
+    "there and the next file's worker loads them, so an honest file fails")
+
+
+def poisoned_then_honest(tmp_path, grade_json, *mode):
+    """Grade a correct file that poisons its compilation cache, then an honest file (another
+    candidate's) with the same seed; (the poisoner's report, the honest one's report)."""
+    poisoner = learner_file(tmp_path / "first", JAX_ITEM, reference_text(JAX_ITEM),
+                            (HOSTILE / "cache_compile_poison.py").read_text())
+    honest = learner_file(tmp_path / "second", JAX_ITEM, reference_text(JAX_ITEM),
+                          (HOSTILE / "cache_compile_lister.py").read_text())
+    _, poisoned = grade_json(JAX_ITEM, "--file", poisoner, "--seed", 88, *mode)
+    _, graded = grade_json(JAX_ITEM, "--file", honest, "--seed", 88, *mode)
+    return poisoned, graded
+
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=COMPILE_HOLE)
+def test_a_file_graded_in_practice_mode_plants_no_program_for_the_next_file(
+        tmp_path, monkeypatch, grade_json):
+    monkeypatch.setenv("DLPREP_SANDBOX", "bwrap")
+    poisoned, graded = poisoned_then_honest(tmp_path, grade_json)
+    attack = printed(poisoned, "COMPILE_POISON")
+    assert attack and attack["marker"], f"the poisoning file had no cache to poison: {poisoned}"
+    seen = printed(graded, "COMPILE_SEEN")
+    assert seen is not None, graded
+    problems = []
+    if seen["planted"]:
+        problems.append(f"the next file's worker was given the first file's compilation cache "
+                        f"({seen['programs']} compiled programs): {seen['planted']}")
+    if graded["status"] != verdicts.PASSED:
+        failed = {name: status for name, status in statuses(graded).items()
+                  if status != verdicts.PASSED}
+        problems.append(f"an honest file failed after the first file poisoned the cache: "
+                        f"{failed}")
+    assert not problems, problems
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_in_assessment_mode_no_compilation_cache_passes_from_one_file_to_the_next(
+        tmp_path, monkeypatch, grade_json):
+    monkeypatch.setenv("DLPREP_SANDBOX", "bwrap")
+    poisoned, graded = poisoned_then_honest(tmp_path, grade_json, "--mode", "assessment")
+    assert printed(poisoned, "COMPILE_POISON") is not None, poisoned
+    seen = printed(graded, "COMPILE_SEEN")
+    assert seen is not None and not seen["planted"] and not seen["programs"], seen
+    assert graded["status"] == verdicts.PASSED, statuses(graded)
+
+
+# 2 and 1 in a batch: two candidates, one store, the first hostile
+
+@pytest.mark.slow
+@needs_bwrap
+def test_a_hostile_candidate_of_a_batch_reaches_neither_the_store_nor_the_next_candidate(
+        tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    monkeypatch.setenv("DLPREP_SANDBOX", "bwrap")
+    store = tmp_path / "store"
+    submissions = tmp_path / "submissions"
+    hunt = hostile("cache_store_hunt", HOST_PATHS=[str(store), str(store / "reference"),
+                                                   str(tmp_path / "cache")])
+    learner_file(submissions / "alice", JAX_ITEM, reference_text(JAX_ITEM),
+                 (HOSTILE / "cache_compile_poison.py").read_text(), hunt)
+    learner_file(submissions / "bob", JAX_ITEM, reference_text(JAX_ITEM),
+                 (HOSTILE / "cache_compile_lister.py").read_text())
+    results = tmp_path / "results"
+    monkeypatch.setenv("DLPREP_CACHE", str(store))
+    outcome = CliRunner().invoke(
+        cli, ["batch", str(submissions), "--out", str(results), "--items", JAX_ITEM,
+              "--device", "cpu", "--jobs", "1", "--seed", "88"], catch_exceptions=False)
+    records = {name: json.loads((results / "candidates" / f"{name}.json").read_text())
+               ["items"][JAX_ITEM] for name in ("alice", "bob")}
+    assert all("checks" in record for record in records.values()), outcome.output
+    reached = printed(records["alice"], "CACHE_HUNT")
+    assert reached is not None, records["alice"]
+    assert reached["found"] == [] and reached["overwritten"] == [], reached
+    for name, data in store_files(store).items():
+        assert b"PLANTED" not in data and b"this learner was here" not in data, name
+    assert records["bob"]["status"] == verdicts.PASSED, statuses(records["bob"])
+
+
+# 3: limits that lie
+
+class Timeline:
+    """When the judge calibrated, started the learner, and timed the reference's calls."""
+
+    def __init__(self):
+        self.calibrations = []
+        self.learner_started = None
+        self.reference_calls = []
+        self.calibration_s = []
+
+    def calibrate(self):
+        started = time.monotonic()
+        seconds = measure_calibration()
+        self.calibrations.append((started, time.monotonic()))
+        self.calibration_s.append(seconds)
+        return seconds
+
+
+@pytest.fixture(scope="module")
+def spun(tmp_path_factory):
+    """One cold-store grading of a correct torch file that burns CPU from its import on, with
+    the judge's calibration, learner start and reference calls put on CLOCK_MONOTONIC."""
+    if _CHOICE.kind != "bwrap":
+        pytest.skip(f"bubblewrap cannot start here: {_CHOICE.reason}")
+    folder = tmp_path_factory.mktemp("spun")
+    timeline = Timeline()
+    original_start, original_call = judge.Side.start, judge.Side.call
+
+    def start(side):
+        if side.spec.role == "learner" and timeline.learner_started is None:
+            timeline.learner_started = time.monotonic()
+        return original_start(side)
+
+    def call(side, probe, inputs, limit_s, load_limit_s):
+        started = time.monotonic()
+        try:
+            return original_call(side, probe, inputs, limit_s, load_limit_s)
+        finally:
+            if side.spec.role == "reference":
+                timeline.reference_calls.append((probe, started, time.monotonic()))
+
+    target = learner_file(folder / "spinner", TORCH_ITEM, reference_text(TORCH_ITEM),
+                          (HOSTILE / "cache_calibration_spinner.py").read_text())
+    store = ReferenceStore(folder / "store", calibrate=timeline.calibrate)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(judge.Side, "start", start)
+        patch.setattr(judge.Side, "call", call)
+        report = judge.grade(Bank(), TORCH_ITEM, target, device="cpu", seed=12,
+                             sandbox_kind="bwrap", reference_cache=store)
+    return report, timeline, store
+
+
+SPUN = re.compile(r"SPUN \d+\.\d{6} \d+\.\d{6}")
+LIMITS_HOLE = (
+    "with a cold store the judge times its calibration (ReferenceStore.put_ready, after the "
+    "reference is ready) and the reference's calls while the learner's worker runs: a "
+    "learner that burns CPU makes the times every later grading of the batch reads back "
+    "(scaled by that calibration) say what it chose")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LIMITS_HOLE)
+def test_the_calibration_is_timed_before_any_learner_code_can_run(spun):
+    _, timeline, _ = spun
+    assert timeline.calibrations and timeline.learner_started is not None, vars(timeline)
+    first_calibration_started = timeline.calibrations[0][0]
+    assert first_calibration_started < timeline.learner_started, (
+        f"the judge's calibration started {first_calibration_started - timeline.learner_started:.2f}"
+        f" s after the learner's worker (its file burns CPU from import on)")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LIMITS_HOLE)
+def test_no_stored_reference_time_was_measured_while_the_learners_code_ran(spun):
+    report, timeline, store = spun
+    spin = [line.split() for line in report.learner_output.splitlines()
+            if SPUN.fullmatch(line)]  # the output's head is capped: its last line may be cut
+    assert spin, f"the spinner never reported: {report.learner_output[-2000:]}"
+    first, last = float(spin[0][1]), max(float(words[2]) for words in spin)
+    assert store.misses and timeline.reference_calls, "the cold store computed nothing"
+    overlapping = [probe for probe, started, ended in timeline.reference_calls
+                   if started < last and ended > first]
+    assert not overlapping, (
+        f"{len(overlapping)} of {len(timeline.reference_calls)} reference calls, whose times "
+        f"the store keeps, ran while the learner burned CPU: {sorted(set(overlapping))}")

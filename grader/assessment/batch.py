@@ -615,8 +615,8 @@ class Batch:
         if outcome.report.get("status") != "passed":
             run["failed"] += 1
         for key, value in (outcome.report.get("reference_cache") or {}).items():
-            if key in run["reference_cache"]:
-                run["reference_cache"][key] += value
+            if isinstance(value, int) and not isinstance(value, bool):  # counts, summed
+                run["reference_cache"][key] = run["reference_cache"].get(key, 0) + value
 
 
 def _next_job(pending, primed, running_items):

@@ -110,9 +110,11 @@ def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind
                           f"{results}; run the same command to grade the rest.") from None
     written, problems, notes = write_reports(results)
     cache = run["reference_cache"]
+    workers = (f", {cache['reference_workers']} reference workers started"
+               if "reference_workers" in cache else "")
     echo(f"Graded {run['graded']} submissions ({run['failed']} did not pass, "
          f"{run['judge_errors']} could not be graded); reference results reused "
-         f"{cache['hits']} times, computed {cache['misses']} times.")
+         f"{cache['hits']} times, computed {cache['misses']} times{workers}.")
     echo(f"Per-candidate results: {Path(results) / 'candidates'}/ (batch record: "
          f"{Path(results) / 'batch.json'})")
     for path in written:

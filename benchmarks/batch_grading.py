@@ -9,7 +9,12 @@ For each item, 8 submissions: 3 correct (the reference, and two copies with a co
               empty reference store of its own (DLPREP_CACHE in a temporary folder),
 
 with the same seed and device, and the script prints both wall times, their ratio and the
-batch's reference reuse. Run from the repository root:
+batch's reference reuse, then where the time went: per submission, the judge's own elapsed
+time in the batch and alone, and how many reference workers each batch grading started (0: all
+its reference results came from the store). The sum of the batch's judge times against the
+batch's wall time is how much of `--jobs` the machine gave. The load average is printed with
+each result: on a machine others share, the wall ratio says as much about their load during
+each half as about the batch. Run from the repository root:
 
     .venv/bin/python benchmarks/batch_grading.py [--items linear_regression_jax,cnn_torch]
                                                  [--jobs 2] [--device cpu]
@@ -43,6 +48,11 @@ def mse_loss(predictions, targets):
 def loss_fn(model, images, labels):
     return F.cross_entropy(forward(model, images), labels, reduction="sum")  # not the mean
 """,
+    "qlearning_torch": """
+
+def td_targets(rewards, next_q_values, dones, gamma):
+    return rewards + gamma * next_q_values.max(dim=1).values  # bootstraps past the end
+""",
 }
 SEED = 20261202
 
@@ -64,15 +74,16 @@ def submissions(item_id, folder, stub_text):
 
 def sequential(item_id, files, device):
     started = time.perf_counter()
-    statuses = []
+    statuses, judges = [], []
     for path in files:
         done = subprocess.run(
             [sys.executable, "-m", "grader", "exercise", item_id, "--file", str(path),
              "--format", "json", "--seed", str(SEED), "--device", device, "--mode",
              "assessment", "--require-sandbox"], capture_output=True, text=True)
-        statuses.append(json.loads(done.stdout)["status"] if done.stdout else
-                        f"exit {done.returncode}")
-    return time.perf_counter() - started, statuses
+        report = json.loads(done.stdout) if done.stdout else {}
+        statuses.append(report.get("status", f"exit {done.returncode}"))
+        judges.append(report.get("elapsed_s"))
+    return time.perf_counter() - started, statuses, judges, os.getloadavg()[0]
 
 
 def batch(item_id, folder, results, jobs, device, store):
@@ -82,13 +93,14 @@ def batch(item_id, folder, results, jobs, device, store):
         [sys.executable, "-m", "grader", "batch", str(folder), "--out", str(results),
          "--items", item_id, "--jobs", str(jobs), "--seed", str(SEED), "--device", device],
         capture_output=True, text=True, env=environment)
-    seconds = time.perf_counter() - started
+    seconds, load = time.perf_counter() - started, os.getloadavg()[0]
     if done.returncode not in (0, 1):
         raise SystemExit(f"grade batch failed (exit {done.returncode}): {done.stderr[-2000:]}")
-    statuses = [json.loads(path.read_text())["items"][item_id]["status"]
-                for path in sorted((results / "candidates").glob("*.json"))]
+    reports = [json.loads(path.read_text())["items"][item_id]
+               for path in sorted((results / "candidates").glob("*.json"))]
     run = json.loads((results / "batch.json").read_text())["runs"][-1]
-    return seconds, statuses, run["reference_cache"]
+    return (seconds, load, [report["status"] for report in reports], run["reference_cache"],
+            reports)
 
 
 def main():
@@ -102,20 +114,39 @@ def main():
     args = parser.parse_args()
     print(f"cores {os.cpu_count()} · device {args.device} · jobs {args.jobs} · seed {SEED}")
     print(f"{'item':<26}{'sequential s':>14}{'batch s':>10}{'ratio':>8}  reference reuse")
+    details = []
     for item_id in args.items.split(","):
         with tempfile.TemporaryDirectory(prefix="dlprep-bench-") as temporary, \
                 contextlib.ExitStack() as stack:
             base = Path(temporary)
             stub = stack.enter_context(bank_stub(Bank(), item_id))
             files = submissions(item_id, base / "submissions", stub.path.read_text())
-            batch_s, batch_statuses, reuse = batch(item_id, base / "submissions",
-                                                   base / "results", args.jobs, args.device,
-                                                   base / "store")
-            sequential_s, sequential_statuses = sequential(item_id, files, args.device)
-            agree = sorted(batch_statuses) == sorted(sequential_statuses)
+            batch_s, batch_load, batch_statuses, reuse, reports = batch(
+                item_id, base / "submissions", base / "results", args.jobs, args.device,
+                base / "store")
+            sequential_s, sequential_statuses, alone, sequential_load = sequential(
+                item_id, files, args.device)
+            agree = batch_statuses == sequential_statuses
             print(f"{item_id:<26}{sequential_s:>14.1f}{batch_s:>10.1f}"
                   f"{batch_s / sequential_s:>8.2f}  {reuse['hits']} hits, "
                   f"{reuse['misses']} computed · verdicts agree: {agree}", flush=True)
+            print(f"{'  load average at the end':<26}{sequential_load:>14.1f}{batch_load:>10.1f}",
+                  flush=True)
+            details.append((item_id, batch_s, reports, alone))
+    for item_id, batch_s, reports, alone in details:
+        print(f"\n{item_id}: where the time went (judge seconds; workers: reference workers "
+              "the batch grading started)")
+        print(f"  {'submission':<12}{'status':<10}{'alone s':>9}{'in batch s':>12}"
+              f"{'workers':>9}{'hits':>6}{'computed':>10}")
+        for number, (report, alone_s) in enumerate(zip(reports, alone)):
+            cache = report.get("reference_cache") or {}
+            workers = str(cache.get("reference_workers", "?"))
+            print(f"  candidate{number:<3}{report['status']:<10}{alone_s or 0:>9.1f}"
+                  f"{report.get('elapsed_s') or 0:>12.1f}{workers:>9}"
+                  f"{cache.get('hits', 0):>6}{cache.get('misses', 0):>10}")
+        total = sum(report.get("elapsed_s") or 0 for report in reports)
+        print(f"  judges' time in the batch {total:.1f} s over {batch_s:.1f} s of wall time: "
+              f"{total / batch_s:.2f} gradings at once on average (--jobs {args.jobs})")
 
 
 if __name__ == "__main__":

@@ -183,7 +183,8 @@ def _pair(result, what):
     expect_type(result, (tuple, list), what)
     if len(result) != 2:
         raise Mismatch(f"{what}: expected a pair, got {len(result)} values")
-    return result
+    first, second = result
+    return first, second
 
 params, state = _pair(m.build_model(jax.random.key(0)), "build_model(key)")
 expect_like(params, SHAPES, "build_model(key)'s params")

@@ -29,7 +29,7 @@ def _pair(result, call, what="(params, state)"):
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise Reject(f"Called `{call}`. Returned {a_type(type(result).__name__)}, expected a "
                      f"pair {what}: the params and bn1's running statistics, kept apart.")
-    return result
+    return tuple(result)
 
 
 def _flat_model(result, call):

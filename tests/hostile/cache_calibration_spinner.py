@@ -1,16 +1,14 @@
 """Hostile learner code: burn CPU from import on, to make the grader's timings lie.
 
 Appended by tests/test_cache_attacks.py to a correct learner file. At import it prints
-`SPIN_START <monotonic>` and forks SPINNERS processes that burn CPU for as long as the worker
-lives; a thread prints `SPUN <first> <now>` (CLOCK_MONOTONIC, the host's clock too) every two
-seconds while they do. A judge that times its calibration workload or
+`SPIN_START <monotonic>` (CLOCK_MONOTONIC, the host's clock too) and forks SPINNERS processes
+that burn CPU for as long as the worker lives. A judge that times its calibration workload or
 the reference's calls while this runs stores times measured on a machine this file made
 busy, and every later grading that reads them back gets limits this file chose: looser
 (reference times inflated) or tighter (calibration inflated: false timeouts).
 """
 
 import os as _spin_os
-import threading as _spin_threading
 import time as _spin_time
 
 SPINNERS = 2
@@ -19,12 +17,6 @@ SPINNERS = 2
 def _spin_burn():
     while True:
         sum(number * number for number in range(10_000))
-
-
-def _spin_report(first):
-    while True:
-        _spin_time.sleep(2)  # the forked spinners burn; this thread only says they still do
-        print(f"SPUN {first:.6f} {_spin_time.monotonic():.6f}", flush=True)
 
 
 _spin_first = _spin_time.monotonic()
@@ -38,4 +30,3 @@ for _ in range(SPINNERS):
                 _spin_os._exit(0)
     except OSError:
         break
-_spin_threading.Thread(target=_spin_report, args=(_spin_first,), daemon=True).start()

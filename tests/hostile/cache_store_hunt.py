@@ -37,7 +37,8 @@ def _hunt_walk():
                 if name.endswith(".entry"):
                     found.append(path)
                     continue
-                if folder.startswith("/usr") or "site-packages" in folder or "/lib/python" in folder:
+                if folder.startswith("/usr") or "site-packages" in folder \
+                        or "/lib/python" in folder:
                     continue  # the interpreter's own files: read-only system views
                 try:
                     with open(path, "rb") as handle:

@@ -283,6 +283,7 @@ def spun(tmp_path_factory):
     return report, timeline, store
 
 
+IDLE_TICKS = 5  # CPU clock ticks an idle learner worker may use during a grading's reference calls
 LIMITS_HOLE = (
     "with a cold store the judge times its calibration (ReferenceStore.put_ready, after the "
     "reference is ready) and the reference's calls while the learner's worker runs: a "
@@ -308,7 +309,11 @@ def test_no_stored_reference_time_was_measured_while_the_learners_code_ran(spun)
                 if before is not None and after is not None]
     if not measured:
         pytest.skip("the judge ran the learner's worker without a cgroup here")
-    overlapping = [probe for probe, before, after in measured if after > before]
-    assert not overlapping, (
-        f"{len(overlapping)} of {len(measured)} reference calls, whose times the store keeps, "
-        f"ran while the learner's processes used CPU: {sorted(set(overlapping))}")
+    used = {}
+    for probe, before, after in measured:
+        used[probe] = used.get(probe, 0) + after - before
+    ticks = sum(used.values())  # an idle honest worker: 0 or 1 (measured: 1 in 18 calls)
+    assert ticks <= IDLE_TICKS, (
+        f"the learner's processes used {ticks / os.sysconf('SC_CLK_TCK'):.2f} s of CPU while "
+        f"the reference's calls, whose times the store keeps, were timed (by probe, in clock "
+        f"ticks: {used}); an idle worker uses at most {IDLE_TICKS}")

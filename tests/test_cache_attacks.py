@@ -10,6 +10,7 @@ hole in its reason: the grader's owner fixes it and removes the mark.
 
 import json
 import os
+import shutil
 import struct
 import time
 from pathlib import Path
@@ -45,7 +46,7 @@ def hostile(name, **parameters):
     return text
 
 
-def learner_file(folder, item_id, *parts):
+def write_learner(folder, item_id, *parts):
     """A learner file for `item_id` made of the given texts, in its own folder."""
     path = Path(folder) / f"{item_id}.py"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,7 @@ def test_the_store_is_out_of_sight_and_no_learner_result_enters_it(tmp_path, mon
     later grading reads back only what the reference computed."""
     monkeypatch.setenv("DLPREP_SANDBOX", "bwrap")
     store_dir = tmp_path / "cache" / "reference"
-    honest = learner_file(tmp_path / "honest", TORCH_ITEM, reference_text(TORCH_ITEM))
+    honest = write_learner(tmp_path / "honest", TORCH_ITEM, reference_text(TORCH_ITEM))
     arguments = ["--seed", 73]
     _, first = grade_json(TORCH_ITEM, "--file", honest, *arguments)
     assert first["status"] == verdicts.PASSED, first
@@ -94,8 +95,8 @@ def test_the_store_is_out_of_sight_and_no_learner_result_enters_it(tmp_path, mon
 
     hunt = hostile("cache_store_hunt", HOST_PATHS=[str(tmp_path / "cache"), str(store_dir),
                                                    os.path.expanduser("~/.cache/dlprep")])
-    attacker = learner_file(tmp_path / "hostile", TORCH_ITEM,
-                            (HOSTILE / "cache_marker_learner.py").read_text(), hunt)
+    attacker = write_learner(tmp_path / "hostile", TORCH_ITEM,
+                             (HOSTILE / "cache_marker_learner.py").read_text(), hunt)
     _, attacked = grade_json(TORCH_ITEM, "--file", attacker, *arguments)
     reached = printed(attacked, "CACHE_HUNT")
     assert reached is not None, f"the hostile file did not run: {attacked}"
@@ -131,10 +132,10 @@ COMPILE_HOLE = (
 def poisoned_then_honest(tmp_path, grade_json, *mode):
     """Grade a correct file that poisons its compilation cache, then an honest file (another
     candidate's) with the same seed; (the poisoner's report, the honest one's report)."""
-    poisoner = learner_file(tmp_path / "first", JAX_ITEM, reference_text(JAX_ITEM),
-                            (HOSTILE / "cache_compile_poison.py").read_text())
-    honest = learner_file(tmp_path / "second", JAX_ITEM, reference_text(JAX_ITEM),
-                          (HOSTILE / "cache_compile_lister.py").read_text())
+    poisoner = write_learner(tmp_path / "first", JAX_ITEM, reference_text(JAX_ITEM),
+                             (HOSTILE / "cache_compile_poison.py").read_text())
+    honest = write_learner(tmp_path / "second", JAX_ITEM, reference_text(JAX_ITEM),
+                           (HOSTILE / "cache_compile_lister.py").read_text())
     _, poisoned = grade_json(JAX_ITEM, "--file", poisoner, "--seed", 88, *mode)
     _, graded = grade_json(JAX_ITEM, "--file", honest, "--seed", 88, *mode)
     return poisoned, graded
@@ -175,6 +176,35 @@ def test_in_assessment_mode_no_compilation_cache_passes_from_one_file_to_the_nex
     assert graded["status"] == verdicts.PASSED, statuses(graded)
 
 
+# 5: exhausting the user's disk
+
+DISK_HOLE = (
+    "in practice mode the learner's compilation cache is a folder of the user's disk bound "
+    "writable into the sandbox with no size cap: a file writes past the sandbox's 512 MiB "
+    "tmpfs cap, and what it writes stays after the grading")
+
+
+@needs_bwrap
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=DISK_HOLE)
+def test_a_learner_writes_no_more_than_the_sandbox_cap_through_its_compilation_cache(
+        tmp_path, monkeypatch, grade_json, pristine_stub):
+    monkeypatch.setenv("DLPREP_SANDBOX", "bwrap")
+    filler = write_learner(tmp_path / "filler", JAX_ITEM,
+                           Path(pristine_stub(JAX_ITEM)).read_text(),
+                           (HOSTILE / "cache_disk_filler.py").read_text())
+    compiled = tmp_path / "compiled"  # beside the progress file the test's fixtures set
+    try:
+        _, report = grade_json(JAX_ITEM, "--file", filler, "--seed", 5)
+        fill = printed(report, "DISK_FILL")
+        assert fill is not None, report
+        on_disk = sum(path.stat().st_size for path in compiled.rglob("*") if path.is_file())
+        assert on_disk <= sandbox.TMP_BYTES, (
+            f"the learner's file left {on_disk >> 20} MiB in its compilation cache on the "
+            f"user's disk, past the sandbox's {sandbox.TMP_BYTES >> 20} MiB cap: {fill}")
+    finally:
+        shutil.rmtree(compiled, ignore_errors=True)
+
+
 # 2 and 1 in a batch: two candidates, one store, the first hostile
 
 @pytest.mark.slow
@@ -190,10 +220,10 @@ def test_a_hostile_candidate_of_a_batch_reaches_neither_the_store_nor_the_next_c
     submissions = tmp_path / "submissions"
     hunt = hostile("cache_store_hunt", HOST_PATHS=[str(store), str(store / "reference"),
                                                    str(tmp_path / "cache")])
-    learner_file(submissions / "alice", JAX_ITEM, reference_text(JAX_ITEM),
-                 (HOSTILE / "cache_compile_poison.py").read_text(), hunt)
-    learner_file(submissions / "bob", JAX_ITEM, reference_text(JAX_ITEM),
-                 (HOSTILE / "cache_compile_lister.py").read_text())
+    write_learner(submissions / "alice", JAX_ITEM, reference_text(JAX_ITEM),
+                  (HOSTILE / "cache_compile_poison.py").read_text(), hunt)
+    write_learner(submissions / "bob", JAX_ITEM, reference_text(JAX_ITEM),
+                  (HOSTILE / "cache_compile_lister.py").read_text())
     results = tmp_path / "results"
     monkeypatch.setenv("DLPREP_CACHE", str(store))
     outcome = CliRunner().invoke(
@@ -272,8 +302,8 @@ def spun(tmp_path_factory):
             if side.spec.role == "reference":
                 timeline.reference_calls.append((probe, before, timeline.learner_cpu_ticks()))
 
-    target = learner_file(folder / "spinner", TORCH_ITEM, reference_text(TORCH_ITEM),
-                          (HOSTILE / "cache_calibration_spinner.py").read_text())
+    target = write_learner(folder / "spinner", TORCH_ITEM, reference_text(TORCH_ITEM),
+                           (HOSTILE / "cache_calibration_spinner.py").read_text())
     store = ReferenceStore(folder / "store", calibrate=timeline.calibrate)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(judge.Side, "start", start)

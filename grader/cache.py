@@ -17,8 +17,9 @@ them once per batch and every later judge reads it back:
   by the same untrusting code that reads a worker's reply, with the reference call's measured
   seconds and the calibration time of the judge that measured them.
 - **Honest limits**: a stored time was measured in another run, maybe on a quieter machine. The
-  judge times a fixed calibration workload once per run (`measure_calibration`: numpy and
-  interpreter work, the median of a few samples) and a stored time is read back scaled by
+  judge times a fixed calibration workload once per run, before any worker starts
+  (`measure_calibration`: single-threaded numpy and interpreter work, the median of a few
+  samples) and a stored time is read back scaled by
   (this run's calibration / the calibration stored with it): a machine twice as busy now gives
   the learner twice the stored time. Where the two calibrations differ more than
   `CALIBRATION_SPAN`-fold, the entry is not used and the reference runs again.
@@ -99,23 +100,27 @@ def inputs_digest(inputs):
     return hashlib.sha256(channel.encode(canonical(inputs))).hexdigest()
 
 
-def measure_calibration(samples=7):
-    """Seconds a fixed piece of work takes in this process now (the median of `samples`): small
-    matrix products and an interpreter loop, what a probe's call is made of. Its ratio between
-    two runs says how much faster or slower this machine is now than when a time was stored."""
+def measure_calibration(samples=7, repeats=3):
+    """Seconds a fixed piece of work takes in this process now (the median of `samples`, each
+    `repeats` rounds, per round): elementwise numpy and an interpreter loop, what a probe's call
+    is made of. Its ratio between two runs says how much faster or slower this machine is now
+    than when a time was stored. The work is single-threaded on purpose: a multi-threaded
+    matrix product's time on a loaded machine swings tenfold from one sample to the next
+    (measured with stress-ng on 2 cores), while one thread's time follows its fair share."""
     import numpy
 
-    matrix = numpy.linspace(0.0, 1.0, 96 * 96).reshape(96, 96)
+    vector = numpy.linspace(0.0, 1.0, 4096)
     times = []
     for _ in range(samples):
         started = time.perf_counter()
-        product = matrix
-        for _ in range(12):
-            product = numpy.tanh(product @ matrix)
-        total = 0
-        for number in range(20_000):
-            total += number % 7
-        times.append(time.perf_counter() - started)
+        for _ in range(repeats):
+            value = vector
+            for _ in range(40):
+                value = numpy.tanh(value * 1.01 + 0.1)
+            total = 0
+            for number in range(20_000):
+                total += number % 7
+        times.append((time.perf_counter() - started) / repeats)
     return statistics.median(times)
 
 
@@ -153,14 +158,18 @@ def learner_compile_dir(state_dir, item_id):
     return Path(state_dir) / COMPILED / item_id / hashlib.sha256(material).hexdigest()[:16]
 
 
-def self_study_caches(bank, item_id):
-    """`judge.grade()`'s cache arguments for a learner grading their own work (practice mode):
-    the user's reference store, and this learner's own compilation cache beside the progress
-    file. An assessment passes neither (a batch passes its own store)."""
+def self_study_caches(bank, item_id, own_file):
+    """`judge.grade()`'s cache arguments in practice mode: the user's reference store, and,
+    for the learner's own stub only, that learner's compilation cache beside the progress file.
+    Another file (`--file cand.py`) gets none: it could plant compiled programs that the next
+    file graded for the item would load. An assessment passes neither (a batch passes its own
+    store)."""
     from grader import progress
 
-    return {"reference_cache": ReferenceStore(),
-            "learner_cache_dir": learner_compile_dir(progress.state_dir(bank), item_id)}
+    caches = {"reference_cache": ReferenceStore()}
+    if own_file:
+        caches["learner_cache_dir"] = learner_compile_dir(progress.state_dir(bank), item_id)
+    return caches
 
 
 def code_digest(suite_dir):
@@ -191,7 +200,7 @@ class ReferenceStore:
 
     def stats(self):
         return {"hits": self.hits, "misses": self.misses, "rejected": self.rejected,
-                "reference_workers": self.reference_workers}
+                "rescaled": self.rescaled, "reference_workers": self.reference_workers}
 
     @property
     def calibration_s(self):

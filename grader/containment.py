@@ -7,6 +7,10 @@ started, even those that left the process group with setsid. Where no cgroup can
 judge becomes a child subreaper, so that orphaned grandchildren are re-parented to it and can
 still be found and killed; memory is then reported as not enforced. RLIMIT_AS is never used: it
 breaks XLA and CUDA, which reserve large virtual ranges.
+
+A freezer cgroup (v1's freezer controller, or v2's cgroup.freeze) lets the judge stop every
+process of a learner's worker while it times the reference, so that nothing the learner's file
+left running (a busy loop forked at import) slows the reference and loosens the limits.
 """
 
 import ctypes
@@ -65,6 +69,29 @@ def _own_cgroup_dirs():
     return v2_dir, v1_dir, v1_pids_dir
 
 
+def _own_v1_dir(controller):
+    """This process's cgroup folder in the v1 hierarchy of `controller`, or None."""
+    try:
+        with open("/proc/self/cgroup") as handle:
+            lines = handle.read().splitlines()
+        with open("/proc/self/mountinfo") as handle:
+            mounts = handle.read().splitlines()
+    except OSError:
+        return None
+    mount = None
+    for line in mounts:
+        fields = line.split(" - ")
+        if len(fields) == 2 and (fields[1].split() + ["", ""])[0] == "cgroup" and \
+                controller in (fields[1].split() + ["", "", ""])[2].split(","):
+            mount = fields[0].split()[4]
+            break
+    for line in lines if mount else []:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return os.path.join(mount, path.lstrip("/"))
+    return None
+
+
 class _Cgroup:
     """One child cgroup of ours with a memory limit (v2: memory.max; v1: limit_in_bytes)."""
 
@@ -119,6 +146,55 @@ class _Cgroup:
             return None
         return group
 
+    @classmethod
+    def create_freezer(cls, name):
+        """A v1 freezer cgroup (v2 freezes the memory cgroup itself, through cgroup.freeze)."""
+        parent = _own_v1_dir("freezer")
+        if not parent:
+            return None
+        _remove_stale(parent)
+        path = os.path.join(parent, name)
+        try:
+            os.mkdir(path)
+        except OSError:
+            return None
+        group = cls(path, 1)
+        if not os.path.exists(os.path.join(path, "freezer.state")):
+            group.remove()
+            return None
+        return group
+
+    def can_freeze(self):
+        name = "cgroup.freeze" if self.version == 2 else "freezer.state"
+        return os.path.exists(os.path.join(self.path, name))
+
+    def set_frozen(self, frozen, wait_s=2.0):
+        """Freeze (or thaw) every process of the group; True once the kernel says it is done."""
+        try:
+            if self.version == 2:
+                self._write("cgroup.freeze", "1" if frozen else "0")
+            else:
+                self._write("freezer.state", "FROZEN" if frozen else "THAWED")
+        except OSError:
+            return False
+        deadline = time.perf_counter() + wait_s
+        while True:
+            if self._is_frozen() == frozen:
+                return True
+            if time.perf_counter() > deadline:
+                return False
+            time.sleep(0.001)
+
+    def _is_frozen(self):
+        try:
+            if self.version == 2:
+                with open(os.path.join(self.path, "cgroup.events")) as handle:
+                    return any(line.split() == ["frozen", "1"] for line in handle)
+            with open(os.path.join(self.path, "freezer.state")) as handle:
+                return handle.read().strip() == "FROZEN"
+        except OSError:
+            return None
+
     def pids_exhausted(self):
         """Whether a fork or thread creation was refused by pids.max."""
         try:
@@ -170,6 +246,8 @@ class _Cgroup:
         return False
 
     def kill(self):
+        if self.can_freeze():  # a frozen process takes its SIGKILL only once thawed
+            self.set_frozen(False, wait_s=0.5)
         if self.version == 2:
             self._try_write("cgroup.kill", "1")
         for _ in range(100):
@@ -200,6 +278,9 @@ def _remove_stale(parent):
     for name in names:
         owner = name.split("-")[1] if name.startswith("dlprep-") and name.count("-") == 2 else ""
         if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
+            stale = _Cgroup(os.path.join(parent, name), 1)
+            if os.path.exists(os.path.join(stale.path, "freezer.state")):
+                stale.set_frozen(False, wait_s=0.2)  # left frozen by a judge that was killed
             try:
                 os.rmdir(os.path.join(parent, name))
             except OSError:
@@ -220,9 +301,11 @@ class Containment:
     def __init__(self, memory_mb):
         self.memory_mb = memory_mb
         self.cgroup = _Cgroup.create(memory_mb * 1024 * 1024) if memory_mb else None
-        self.pids_cgroup = None
+        self.pids_cgroup = self.freezer_cgroup = None
         if self.cgroup is not None and not self.cgroup.has_pids_limit():
             self.pids_cgroup = _Cgroup.create_pids(os.path.basename(self.cgroup.path))
+        if self.cgroup is not None and not self.cgroup.can_freeze():
+            self.freezer_cgroup = _Cgroup.create_freezer(os.path.basename(self.cgroup.path))
         self.pgid = None
 
     @property
@@ -241,7 +324,32 @@ class Containment:
         return self.cgroup if self.cgroup and self.cgroup.has_pids_limit() else None
 
     def _groups(self):
-        return [group for group in (self.cgroup, self.pids_cgroup) if group]
+        return [group for group in (self.cgroup, self.pids_cgroup, self.freezer_cgroup) if group]
+
+    def _freezer(self):
+        if self.freezer_cgroup:
+            return self.freezer_cgroup
+        return self.cgroup if self.cgroup and self.cgroup.can_freeze() else None
+
+    @property
+    def can_freeze(self):
+        return self._freezer() is not None
+
+    def freeze(self):
+        """Stop every process of the worker where it stands (the judge times the reference
+        meanwhile, so that nothing the learner started runs beside it); True if it held."""
+        group = self._freezer()
+        if group is None:
+            return False
+        if group.set_frozen(True):
+            return True
+        group.set_frozen(False, wait_s=0.5)
+        return False
+
+    def thaw(self):
+        group = self._freezer()
+        if group is not None:
+            group.set_frozen(False)
 
     def adopt(self, pid):
         """Put a freshly started worker (its own session leader) under this containment."""
@@ -253,8 +361,10 @@ class Containment:
                 group.remove()
                 if group is self.cgroup:
                     self.cgroup = None
-                else:
+                elif group is self.pids_cgroup:
                     self.pids_cgroup = None
+                else:
+                    self.freezer_cgroup = None
 
     def oom_killed(self):
         return bool(self.cgroup and self.cgroup.oom_killed())

@@ -192,10 +192,11 @@ class CheckWorkers:
             value, seconds = cached
         else:
             try:
-                try:
-                    reply, seconds = side.call(probe, inputs, cap_s, cap_s)
-                except WorkerGone:  # killed from outside (the learner's code can signal it)
-                    reply, seconds = side.call(probe, inputs, cap_s, cap_s)
+                with self.session.learner_paused():
+                    try:
+                        reply, seconds = side.call(probe, inputs, cap_s, cap_s)
+                    except WorkerGone:  # killed from outside (the learner's code can signal it)
+                        reply, seconds = side.call(probe, inputs, cap_s, cap_s)
             except (WorkerGone, LearnerFault) as exc:
                 raise InternalFault(f"the reference failed running `{probe}`: {exc}") from None
             if reply["op"] != "result":
@@ -387,6 +388,25 @@ class Session:
                                "could be called.")
         return min(limit_s, left)
 
+    @contextlib.contextmanager
+    def learner_paused(self):
+        """The learner's processes frozen while the reference is timed: nothing the learner's
+        file started (a busy loop forked at import) runs beside the reference to inflate its
+        times, and so the learner's limits, or the times a store keeps for later gradings.
+        A learner worker restarted after a fault finishes loading first. Where no freezer
+        cgroup can be written the learner is left running (DESIGN: limits then hold only as
+        well as the machine is quiet)."""
+        side = self.learner
+        if side.worker is not None and side.ready_info is None and side.load_failure is None:
+            side.await_ready(self.load_limit_s)
+        worker = side.worker
+        frozen = worker is not None and worker.containment.freeze()
+        try:
+            yield
+        finally:
+            if frozen:
+                worker.containment.thaw()
+
     def check_reference_environment(self):
         """A reference worker started late (after a stored ready message) must report the
         environment the stored results were keyed by."""
@@ -448,6 +468,7 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
     if reference_cache is not None and choice.kind != "none":  # a grader.cache.ReferenceStore
         binding = reference_cache.bind(item.id, bank.solution_file(item.id),
                                        bank.suite_dir(item.id), seed)
+        binding.store.calibration_s  # timed now, before any worker (or learner code) runs
     session = Session(item, target, bank.display(target), device, seed, bank, on_call, choice,
                       reference_compile_dir=binding and binding.compile_dir(device),
                       learner_compile_dir=learner_cache_dir)

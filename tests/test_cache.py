@@ -42,7 +42,8 @@ def test_a_stored_result_comes_back_equal_with_its_seconds(tmp_path):
     assert value["weight"].dtype == np.float32 and np.array_equal(value["weight"],
                                                                   VALUE["weight"])
     assert value["loss"] == 0.25 and value["steps"] == [1, 2, 3] and value["name"] == "fit"
-    assert store.stats() == {"hits": 1, "misses": 1, "rejected": 0, "reference_workers": None}
+    assert store.stats() == {"hits": 1, "misses": 1, "rejected": 0, "rescaled": 0,
+                             "reference_workers": None}
 
 
 def test_the_key_changes_with_inputs_versions_device_and_seed_but_not_dict_order(tmp_path):
@@ -155,7 +156,9 @@ def test_a_grading_rebuilds_corrupted_entries_and_still_passes_the_reference(tmp
     second = grade_with_store(tmp_path, seed=11)
     assert second["status"] == "passed"
     assert second["reference_cache"]["rejected"] == len(stored)
-    assert second["reference_cache"]["hits"] == 0
+    # every stored entry was rejected and computed again; the only hits are the calls this run
+    # repeats with the same inputs (a run's shapes come from a few draws), as in the first run
+    assert second["reference_cache"]["hits"] == first["reference_cache"]["hits"]
     for path in entries(tmp_path):  # rebuilt, and whole
         assert ReferenceStore._parse(path.read_bytes(), path.stem) is not None
     # the limits come from the reference's times measured again in this run (a busy machine

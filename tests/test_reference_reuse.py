@@ -88,12 +88,13 @@ def graded(folder, calibration, seed):
 @needs_bwrap
 def test_a_cached_reference_time_sets_the_limit_for_the_machine_as_it_is_now(tmp_path):
     """A grading on a warm store runs no reference worker, and its learner limits follow this
-    run's calibration: a machine 3x slower than when the times were stored gets limits 3x
-    longer (where neither the floor nor the cap decides), one 3x faster a third of them."""
-    stored_at = 0.010
+    run's calibration: on a machine `slower` times slower than when the times were stored a
+    call's limit is factor x stored time x `slower`, and on one that much faster, factor x
+    stored time / `slower` (each within the item's floor and cap)."""
+    stored_at, slower = 0.010, CALIBRATION_SPAN * 0.95
     first, _ = graded(tmp_path, stored_at, seed=21)
-    slow, slow_store = graded(tmp_path, stored_at * 3, seed=21)
-    fast, fast_store = graded(tmp_path, stored_at / 3, seed=21)
+    slow, slow_store = graded(tmp_path, stored_at * slower, seed=21)
+    fast, fast_store = graded(tmp_path, stored_at / slower, seed=21)
     for store in (slow_store, fast_store):
         assert store.reference_workers == 0 and store.misses == 0 and store.hits > 0
     assert [probe for probe, _ in slow.limits] == [probe for probe, _ in fast.limits]
@@ -101,9 +102,14 @@ def test_a_cached_reference_time_sets_the_limit_for_the_machine_as_it_is_now(tmp
     scaled = 0
     for (probe, slow_s), (_, fast_s) in zip(slow.limits, fast.limits):
         assert slow_s >= fast_s, (probe, slow_s, fast_s)
-        if limits.floor_s < fast_s and slow_s < limits.cap_s:
-            assert slow_s / fast_s == pytest.approx(9.0, rel=1e-6), (probe, slow_s, fast_s)
+        if limits.floor_s < slow_s < limits.cap_s:  # set by the stored time: recover it
+            stored_s = slow_s / limits.factor / slower
+            expected = limits.for_reference(stored_s / slower)
+            assert fast_s == pytest.approx(expected, rel=1e-6), (probe, slow_s, fast_s)
             scaled += 1
+        else:
+            assert fast_s == limits.for_reference(0.0) or slow_s == limits.cap_s, (
+                probe, slow_s, fast_s)
     assert scaled >= 1, f"no call's limit was set by the reference's time: {slow.limits}"
 
 

@@ -569,7 +569,7 @@ class Batch:
         count = count or self.options.jobs or default_jobs()
         progress = Progress(len(jobs), self.stream)
         run = {"started": _now(), "jobs": count, "graded": 0, "failed": 0, "judge_errors": 0,
-               "reference_cache": {"hits": 0, "misses": 0, "rejected": 0}}
+               "reference_cache": {"hits": 0, "misses": 0, "rejected": 0, "rescaled": 0}}
         self.state["runs"].append(run)
         pending = collections.deque(jobs)
         primed = set() if not self.unsandboxed else {job.submission.item_id for job in jobs}

@@ -141,7 +141,8 @@ def run(runner, jobs, address, echo=print):
              f"workers; dashboard: {link}")
         options = runner.options
         run = {"started": _now(), "scheduler": address, "graded": 0, "failed": 0,
-               "judge_errors": 0, "reference_cache": {"hits": 0, "misses": 0, "rejected": 0}}
+               "judge_errors": 0,
+               "reference_cache": {"hits": 0, "misses": 0, "rejected": 0, "rescaled": 0}}
         runner.state["runs"].append(run)
         progress = Progress(len(jobs), runner.stream)
         futures = {}

@@ -65,7 +65,7 @@ def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_san
     if store is None and not assessment:  # self-study: the user's caches (grader/cache.py)
         from grader.cache import self_study_caches
 
-        caches = self_study_caches(bank, item.id)
+        caches = self_study_caches(bank, item.id, own_file)
     report = graded(bank, item, path, device, seed, sandbox_kind=sandbox_kind,
                     require_sandbox=require_sandbox or (assessment and sandbox_kind != "none"),
                     **caches)

@@ -74,7 +74,7 @@ def grade_once(bank, item_id, path, device, seed, own_file):
     from grader.cache import self_study_caches
 
     report = graded(bank, bank.item(item_id), path, device, seed,
-                    **self_study_caches(bank, item_id))
+                    **self_study_caches(bank, item_id, own_file))
     click.echo(report.to_text(click.style, next_steps=True), color=use_color())
     if own_file and report.status != "error":
         progress.record(bank, report)

@@ -93,6 +93,7 @@ def enforceable_limits(bank):
     try:
         memory = probe.memory_note
         cgroup = probe.cgroup is not None
+        freezer = probe.can_freeze
     finally:
         probe.release()
     subreaper = become_subreaper()
@@ -105,6 +106,9 @@ def enforceable_limits(bank):
             "; processes that leave the group (setsid) may survive"),
         "process count": (f"at most {probe.pids_limit} processes and threads per worker"
                           if probe.pids_limit else "not limited (no writable pids cgroup)"),
+        "reference timing": ("your worker is frozen while the reference is timed"
+                             if freezer else "your worker keeps running while the reference "
+                             "is timed (no writable freezer cgroup)"),
         "sandbox": sandbox_fact(),
     }
 
@@ -123,12 +127,17 @@ def sandbox_fact():
 def paths(bank):
     from grader import progress
 
+    from grader import cache
+
     state = progress.state_dir(bank)
     return {"bank": str(bank.root), "catalog": str(bank.catalog_file),
             "items": len(bank.items),
             "progress file": str(progress.progress_file(bank)),
             "hints shown": str(state / "hints.json"),
-            "reset backups": str(state / "backups")}
+            "reset backups": str(state / "backups"),
+            "reference store (delete after an unsandboxed grading of an untrusted file)":
+                str(cache.default_dir()),
+            "your compilation caches (likewise)": str(state / cache.COMPILED)}
 
 
 if __name__ == "__main__":

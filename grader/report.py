@@ -209,8 +209,11 @@ class Report:
         head = f"  {style(mark + ' ' + verdicts.label(check.status).ljust(16), fg=colour)}" \
                f"{check.title}  ({timing})"
         lines = [head]
-        if check.status == verdicts.PASSED or not check.message:
+        if not check.message:
             return lines
+        if check.status == verdicts.PASSED:  # a note on how it passed, one line each, dimmed
+            return lines + [style("      " + printable(line), dim=True)
+                            for line in check.message.splitlines()]
         if same_as and "\n" in check.message:
             return lines + [f"      the same as for '{same_as}' above"]
         return lines + ["      " + printable(line) for line in check.message.splitlines()]

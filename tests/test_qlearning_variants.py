@@ -215,6 +215,10 @@ class _TrainingWorkers:
         self.table = qlearning.environment_table()
         self.pattern = list(pattern)
         self.trainings = 0  # the learner's
+        self.notes = []
+
+    def note(self, text):
+        self.notes.append(text)
 
     def both(self, probe, seed):
         return _optimal_q_values(self.table), self.learner(probe, seed=seed)
@@ -226,10 +230,12 @@ class _TrainingWorkers:
         return _optimal_q_values(self.table) if optimal else np.zeros_like(self.table.rewards)
 
 
-def _judge_trainings(pattern):
+def _judge_trainings(pattern, notes=None):
     workers = _TrainingWorkers(pattern)
     qlearning.expect_training_optimal(workers, np.random.default_rng(0),
                                       lambda seed: f"train(env, seed={seed})")
+    if notes is not None:
+        notes.extend(workers.notes)
     return workers.trainings
 
 
@@ -237,6 +243,14 @@ def test_the_training_check_passes_at_the_stated_rate_and_stops_once_it_is_met()
     needed, allowed = qlearning.TRAININGS_NEEDED, qlearning.TRAININGS - qlearning.TRAININGS_NEEDED
     assert _judge_trainings([True] * qlearning.TRAININGS) == needed
     assert _judge_trainings([False] * allowed + [True] * needed) == qlearning.TRAININGS
+
+
+def test_a_passed_training_check_says_how_many_trainings_were_optimal():
+    needed, allowed = qlearning.TRAININGS_NEEDED, qlearning.TRAININGS - qlearning.TRAININGS_NEEDED
+    notes = []
+    _judge_trainings([False] * allowed + [True] * needed, notes)
+    assert notes == [f"Optimal from the start state in {needed} of {qlearning.TRAININGS} "
+                     f"trainings; {needed} of {qlearning.TRAININGS} needed."], notes
 
 
 def test_the_training_check_fails_below_the_stated_rate_and_says_both_rates():

@@ -420,3 +420,22 @@ def test_write_all_shows_the_similarity_pairs_the_similarity_module_loads(batch,
     reports.write_all(tmp_path)
     assert "similar:" in (tmp_path / "summary.csv").read_text()
     assert "Similarity not computed" not in (tmp_path / "report.html").read_text()
+
+
+def test_a_passed_checks_note_is_shown_under_it_and_a_silent_pass_shows_nothing():
+    from grader.report import CheckResult, Report
+
+    report = Report(exercise="qlearning_torch", file="qlearning_torch.py", seed=1,
+                    limits="10 x", framework="torch")
+    report.checks = [
+        CheckResult(name="train_learns", task=5, status="passed",
+                    message="Optimal from the start state in 5 of 5 trainings; 5 of 6 needed.",
+                    time_s=1.0, limit_s=20.0, points=2),
+        CheckResult(name="loss_matches", task=4, status="passed", message="", time_s=0.1,
+                    limit_s=5.0, points=1),
+    ]
+    lines = report.to_text(lambda text, **_: text).splitlines()
+    at = next(index for index, line in enumerate(lines) if "train learns" in line)
+    assert "in 5 of 5 trainings" in lines[at + 1], lines
+    after = next(index for index, line in enumerate(lines) if "loss matches" in line)
+    assert after + 1 == len(lines) or not lines[after + 1].startswith("      "), lines

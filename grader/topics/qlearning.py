@@ -593,6 +593,8 @@ def expect_training_optimal(workers, rng, call_of):
         outcomes.append((seed, is_optimal_from_start(got, table), outcome, path))
         optimal = sum(ok for _, ok, _, _ in outcomes)
         if optimal >= TRAININGS_NEEDED:
+            workers.note(f"Optimal from the start state in {optimal} of {len(outcomes)} "
+                         f"trainings; {TRAININGS_NEEDED} of {TRAININGS} needed.")
             return
         if len(outcomes) - optimal > TRAININGS - TRAININGS_NEEDED:
             break

@@ -30,6 +30,10 @@ KINDS = ("auto", "bwrap", "none")
 ENV_VAR = "DLPREP_SANDBOX"  # the default of --sandbox
 UID = GID = 65534  # "nobody" inside the sandbox
 TMP_BYTES = 512 * 1024 * 1024  # each of the sandbox's /tmp and /dev/shm
+# a learner's compiled programs: copied into its /tmp at start, exported back at most this much
+# (one channel frame carries them, with room to spare)
+LEARNER_COMPILE_BYTES = 48 * 1024 * 1024
+LEARNER_COMPILE_FILES = 4096  # and at most this many files
 ROOT = "/sandbox"  # inside: ROOT/lib (the grader's code), ROOT/probes, ROOT/target
 PACKAGE_DIR = Path(__file__).resolve().parent
 HIDDEN_PARTS = ("suites", "data")  # folders of the grader package a worker never sees
@@ -94,11 +98,20 @@ class Choice:
 
 @dataclasses.dataclass(frozen=True)
 class View:
-    """The files one worker sees: the file it imports and its probes' folder (host paths)."""
+    """The files one worker sees: the file it imports and its probes' folder (host paths).
+
+    A JAX worker may have a compilation cache of its own. The reference's (the grader's, never
+    bound into a learner's sandbox) is bound read-write: only the grader's code writes it. A
+    learner's is bound read-only as a seed: the worker copies at most LEARNER_COMPILE_BYTES of
+    it into its own /tmp before the learner's file is imported, compiles there (inside the
+    512 MiB cap), and the judge writes back only what it checked (`WorkerProcess
+    .export_compiled`): learner code never writes to the user's disk.
+    """
 
     target: Path  # bound read-only at ROOT/target/<name>
     probes_dir: Path  # its *.py files, but never test_*.py, bound read-only at ROOT/probes/
-    compile_cache: Path = None  # this worker's own compilation cache, read-write at ROOT/compiled
+    compile_cache: Path = None  # the reference worker's compilation cache, read-write
+    compile_seed: Path = None  # a learner's compilation cache, read-only (copied in at start)
 
     def target_inside(self):
         return f"{ROOT}/target/{self.target.name}"
@@ -106,16 +119,31 @@ class View:
     def compile_cache_inside(self):
         return f"{ROOT}/compiled" if self.compile_cache else None
 
+    def compile_seed_inside(self):
+        return f"{ROOT}/compiled-seed" if self.compile_seed else None
+
     def compile_cache_binds(self):
-        """The worker's own compilation cache, writable: the reference worker's belongs to the
-        grader and is never bound into a learner's sandbox; a learner's holds only what that
-        learner's own runs compiled (grader/cache.py)."""
-        if not self.compile_cache:
-            return []
-        return ["--bind", str(self.compile_cache), self.compile_cache_inside()]
+        """The worker's compilation cache: the reference's writable (the grader's own code
+        alone runs in that worker), a learner's read-only (the seed it copies from)."""
+        arguments = []
+        if self.compile_cache:
+            arguments += ["--bind", str(self.compile_cache), self.compile_cache_inside()]
+        if self.compile_seed:
+            arguments += ["--ro-bind", str(self.compile_seed), self.compile_seed_inside()]
+        return arguments
 
     def probes_inside(self, name="probes.py"):
         return f"{ROOT}/probes/{name}"
+
+
+def compiled_name_ok(name):
+    """Whether `name` may name a file of a learner's compilation cache, copied in or out: plain
+    characters, no path, nothing hidden (JAX's own names are `<function>-<hash>-cache`)."""
+    return (isinstance(name, str) and 0 < len(name) <= 200 and not name.startswith(".")
+            and all(char in _COMPILED_CHARS for char in name))
+
+
+_COMPILED_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
 def default_kind():

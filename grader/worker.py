@@ -12,14 +12,23 @@ Replies:
   {"op": "result", "value": ...}
   {"op": "fault", "verdict": ..., "message": ...}          the target's code failed
   {"op": "internal", "message": ...}                       the probe itself failed
+
+A learner's worker with a compilation cache gets it as a read-only seed (`compile_seed`): the
+trusted start-up copies it into the sandbox's /tmp before the learner's file is imported, and
+`{"op": "export_compiled"}` answers {"op": "result", "value": {"names": [...], "blobs":
+[uint8 arrays]}} with that folder's files, which the judge checks before it writes any of them
+back (grader/workers.py: `WorkerProcess.export_compiled`).
 """
 
 import importlib.util
 import os
+import stat
 import sys
+import tempfile
 import traceback
 
 from grader import channel
+from grader.sandbox import LEARNER_COMPILE_BYTES, LEARNER_COMPILE_FILES, compiled_name_ok
 from grader.probekit import Reject
 
 PROBE_MODULE = "dlprep_probes"
@@ -45,7 +54,10 @@ def main():
         request = channel.read_frame(requests)
         if request is None or request.get("op") == "exit":
             return
-        reply = worker.run_probe(request["probe"], request["inputs"])
+        if request.get("op") == "export_compiled":
+            reply = worker.export_compiled()
+        else:
+            reply = worker.run_probe(request["probe"], request["inputs"])
         reply["seq"] = request["seq"]
         sys.stdout.flush()
         sys.stderr.flush()
@@ -67,6 +79,7 @@ class Worker:
         self.framework = init["framework"]
         self.requested_device = init["device"]
         self.compile_cache = init.get("compile_cache")
+        self.compile_seed = init.get("compile_seed")  # a learner's, read-only: copied to /tmp
         self.device = None
         self.probes = None
         self.target = None
@@ -77,8 +90,12 @@ class Worker:
     def start(self):
         try:
             # The framework is imported (and its compilation cache set) before the probes and
-            # the target: the target's load time is then its own.
-            import_framework(self.framework, self.compile_cache)
+            # the target: the target's load time is then its own. A learner's seed is copied
+            # now, before any of the learner's code runs.
+            if self.compile_seed:
+                self.compile_cache = seed_compile_cache(self.compile_seed)
+            import_framework(self.framework, self.compile_cache,
+                             LEARNER_COMPILE_BYTES if self.compile_seed else COMPILE_CACHE_BYTES)
             self.probes = _import_file(PROBE_MODULE, self.probes_path)
             self.device, device_name = resolve_device(self.framework, self.requested_device)
         except NoDevice as exc:
@@ -122,6 +139,13 @@ class Worker:
         where = f"line {exc.lineno}" if exc.lineno else "an unknown line"
         text = f"\n    {exc.text.rstrip()}" if exc.text and exc.text.strip() else ""
         return f"{type(exc).__name__} in {self.display}, {where}: {exc.msg}{text}"
+
+    def export_compiled(self):
+        """The learner's compiled programs for the judge to write back (it checks them all)."""
+        names, blobs = [], []
+        if self.compile_seed and self.compile_cache:
+            names, blobs = compiled_files(self.compile_cache)
+        return {"op": "result", "value": {"names": names, "blobs": blobs}}
 
     # --- probes --------------------------------------------------------------------------------
 
@@ -233,9 +257,10 @@ def _import_file(name, path):
     return module
 
 
-def import_framework(framework, compile_cache=None):
+def import_framework(framework, compile_cache=None, cache_bytes=COMPILE_CACHE_BYTES):
     """Import the item's framework; for JAX with a cache folder, keep every compiled program
-    there (however small or quick to compile) and read it back in later runs."""
+    there (however small or quick to compile, JAX evicting past `cache_bytes`) and read it back
+    in later runs."""
     if framework == "torch":
         import torch  # noqa: F401
         return
@@ -245,7 +270,68 @@ def import_framework(framework, compile_cache=None):
         jax.config.update("jax_compilation_cache_dir", compile_cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-        jax.config.update("jax_compilation_cache_max_size", COMPILE_CACHE_BYTES)
+        jax.config.update("jax_compilation_cache_max_size", cache_bytes)
+
+
+def seed_compile_cache(seed):
+    """A fresh folder under the sandbox's /tmp holding a copy of the learner's read-only
+    compilation cache `seed`: its plain files only (no links, no odd names), in name order
+    until LEARNER_COMPILE_BYTES. The copy counts in the sandbox's tmpfs cap and memory limit,
+    and what the learner writes to it reaches the user's disk only through the judge's checked
+    export. A seed that cannot be read gives an empty folder: the worker compiles again."""
+    folder = tempfile.mkdtemp(prefix="compiled-")
+    try:
+        for name, data in zip(*compiled_files(seed)):
+            with open(os.path.join(folder, name), "xb") as handle:
+                handle.write(data)
+    except OSError:  # a full /tmp: what was copied is kept, the rest compiles again
+        pass
+    return folder
+
+
+def compiled_files(folder):
+    """(names, uint8 arrays) of the plain, non-empty files of `folder` with plain names, in
+    name order, at most LEARNER_COMPILE_FILES files and LEARNER_COMPILE_BYTES in all (a file
+    past what is left of the cap is left out)."""
+    import numpy as np
+
+    try:
+        candidates = sorted(name for name in os.listdir(folder) if compiled_name_ok(name))
+    except OSError:
+        return [], []
+    names, blobs, left = [], [], LEARNER_COMPILE_BYTES
+    for name in candidates[:LEARNER_COMPILE_FILES]:
+        data = read_plain_file(os.path.join(folder, name), left)
+        if data:
+            names.append(name)
+            blobs.append(np.frombuffer(data, dtype=np.uint8))
+            left -= len(data)
+    return names, blobs
+
+
+def read_plain_file(path, limit):
+    """The bytes of the regular file at `path` (never through a link, never a FIFO), or None
+    where it is not one, cannot be read or holds more than `limit` bytes."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(descriptor, min(limit + 1 - size, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    return b"".join(chunks) if size <= limit else None
 
 
 def resolve_device(framework, requested):

@@ -2,7 +2,9 @@
 
 Nothing a worker sends is trusted: replies are read under a deadline with a size cap and
 rebuilt by `grader.channel`; stdout and stderr are drained by threads that keep a short head
-and count the rest, and a worker that prints past the cap is killed.
+and count the rest, and a worker that prints past the cap is killed. A learner's compiled
+programs reach its compilation cache on disk only through `export_compiled`, checked file by
+file.
 """
 
 import dataclasses
@@ -23,6 +25,7 @@ from grader.containment import Containment
 POLL_S = 0.05
 NO_SANDBOX = sandbox.Choice("none", reason="not asked for")
 WORKDIR_PREFIX = "dlprep-"  # then the judge's pid, so stale ones can be found
+EXPORT_LIMIT_S = 10  # for a learner's worker to send its compiled programs back
 
 
 @dataclasses.dataclass
@@ -84,6 +87,7 @@ class WorkerProcess:
         self.process = None
         self.started_at = None
         self.sequence = 0
+        self.ready = False  # it answered `ready`: requests may follow
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -100,15 +104,17 @@ class WorkerProcess:
         spec, choice = self.spec, self.spec.sandbox
         env = choice.environment(worker_environment(spec.device, package_root, spec.cpu_devices))
         target, probes = str(spec.target), str(spec.probes)
-        compile_cache = self._compile_cache()
+        compile_cache, compile_seed = self._compile_cache(), None
         argv = [sys.executable] + sandbox.interpreter_flags() + [
             "-m", "grader.worker", str(request_read), str(reply_write)]
         if choice.kind != "none":
-            view = sandbox.View(target=self._private_copy(spec.target) if spec.role == "learner"
+            learner = spec.role == "learner"  # its cache is a read-only seed, copied in
+            view = sandbox.View(target=self._private_copy(spec.target) if learner
                                 else spec.target, probes_dir=spec.probes.parent,
-                                compile_cache=compile_cache)
+                                compile_cache=None if learner else compile_cache,
+                                compile_seed=compile_cache if learner else None)
             target, probes = view.target_inside(), view.probes_inside(spec.probes.name)
-            compile_cache = view.compile_cache_inside()
+            compile_cache, compile_seed = view.compile_cache_inside(), view.compile_seed_inside()
             argv = ["/bin/sh", "-c", 'read -r _ || exit 1; exec "$@" </dev/null', "sh"] + \
                 choice.command(argv, view, spec.device)
         self.started_at = time.perf_counter()
@@ -137,13 +143,17 @@ class WorkerProcess:
             "module": spec.module, "probes": probes,
             "framework": spec.framework, "device": spec.device,
             "compile_cache": compile_cache and str(compile_cache),
+            "compile_seed": compile_seed,
         }, deadline=time.perf_counter() + 10)
 
     def _compile_cache(self):
         """The worker's own compilation cache folder (made, mode 0700), or None: none asked for,
-        or it cannot be made (the worker then compiles everything, as without a cache)."""
+        a learner's worker without a sandbox (its code would write to the user's disk
+        unchecked), or it cannot be made (the worker then compiles everything)."""
         folder = self.spec.compile_cache
         if folder is None or self.spec.framework != "jax":
+            return None
+        if self.spec.role == "learner" and self.spec.sandbox.kind == "none":
             return None
         try:
             Path(folder).mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -162,6 +172,7 @@ class WorkerProcess:
     def await_ready(self, limit_s):
         """The worker's first reply (ready, load_failed, no_device or internal) and its time."""
         reply = self._receive(time.perf_counter() + limit_s, limit_s, "starting")
+        self.ready = reply.get("op") == "ready"
         return reply, time.perf_counter() - self.started_at
 
     def request(self, message, limit_s, what):
@@ -182,6 +193,32 @@ class WorkerProcess:
         if reply.get("seq") != self.sequence:
             raise self._malformed("a reply to a request that was not made")
         return reply, time.perf_counter() - start
+
+    def export_compiled(self):
+        """Write a sandboxed learner worker's compiled programs back to its compilation cache on
+        disk; True when the folder now holds them. Call it at the end of a grading, before
+        `stop()`; a no-op (False) for any other worker, one without a cache, or one not alive
+        and ready. It never raises, and waits at most EXPORT_LIMIT_S.
+
+        Learner code ran in that process, so nothing of its reply is trusted: plain file names,
+        1-D uint8 arrays, LEARNER_COMPILE_BYTES in all, or nothing is written; the files go to
+        a fresh folder that then replaces the old one whole. A worker that does not answer in
+        time, or garbles the channel, is stopped, as any request's would be.
+        """
+        spec = self.spec
+        if (spec.role != "learner" or spec.sandbox.kind == "none" or not self.ready
+                or self.process is None or self.process.poll() is not None):
+            return False
+        folder = self._compile_cache()
+        if folder is None:
+            return False
+        try:
+            reply, _ = self.request({"op": "export_compiled"}, EXPORT_LIMIT_S,
+                                    "sending its compiled programs")
+        except Exception:  # WorkerGone, or anything else: the grading's report never waits on it
+            return False
+        files = checked_export(reply)
+        return files is not None and replace_folder(folder, files)
 
     def stop(self):
         """End the worker and everything it started; idempotent."""
@@ -312,6 +349,77 @@ class WorkerProcess:
             gone = WorkerGone(verdicts.CRASHED, f"ended its process (exit status {code}) without "
                               "returning a result: os._exit(), or a crash in native code")
         return gone
+
+
+def checked_export(reply):
+    """{name: bytes} from a learner worker's `export_compiled` reply, or None where any part of
+    it breaks a rule: names plain (`sandbox.compiled_name_ok`) and distinct, values 1-D uint8
+    arrays, at most LEARNER_COMPILE_FILES files and LEARNER_COMPILE_BYTES in all."""
+    import numpy as np
+
+    value = reply.get("value") if reply.get("op") == "result" else None
+    if not isinstance(value, dict) or set(value) != {"names", "blobs"}:
+        return None
+    names, blobs = value["names"], value["blobs"]
+    if not (isinstance(names, list) and isinstance(blobs, list) and len(names) == len(blobs)
+            and len(names) <= sandbox.LEARNER_COMPILE_FILES):
+        return None
+    files, total = {}, 0
+    for name, blob in zip(names, blobs):
+        if not sandbox.compiled_name_ok(name) or name in files:
+            return None
+        if not (isinstance(blob, np.ndarray) and blob.dtype == np.uint8 and blob.ndim == 1):
+            return None
+        total += blob.nbytes
+        if total > sandbox.LEARNER_COMPILE_BYTES:
+            return None
+        files[name] = blob.tobytes()
+    return files
+
+
+def replace_folder(folder, files):
+    """Replace `folder` by a fresh one (mode 0700) holding exactly `files` ({name: bytes}),
+    written beside it first and then renamed in; True when done. Where anything fails the old
+    folder stays as it was and nothing written is left behind."""
+    folder = Path(folder)
+    try:
+        fresh = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
+    except OSError:
+        return False
+    try:
+        for name, data in files.items():
+            descriptor = os.open(fresh / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                 | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+    except OSError:
+        shutil.rmtree(fresh, ignore_errors=True)
+        return False
+    return _swap_in(fresh, folder)
+
+
+def _swap_in(fresh, folder):
+    """Rename `fresh` to `folder`: the old one is moved aside first and removed after, or put
+    back where the rename fails (then `fresh` goes)."""
+    aside = None
+    try:
+        if os.path.lexists(folder):
+            aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+            os.rename(folder, aside / "cache")
+        os.rename(fresh, folder)
+    except OSError:
+        shutil.rmtree(fresh, ignore_errors=True)
+        if aside is not None:
+            try:
+                if os.path.lexists(aside / "cache"):
+                    os.rename(aside / "cache", folder)
+                os.rmdir(aside)
+            except OSError:
+                pass
+        return False
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    return True
 
 
 def worker_environment(device, package_root, cpu_devices=None):

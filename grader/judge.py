@@ -485,6 +485,8 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
     started = time.perf_counter()
     try:
         _run(session, bank, report)
+        if session.learner.worker is not None:  # a self-study learner keeps what it compiled
+            session.learner.worker.export_compiled()
     finally:
         session.learner.stop()
         session.reference.stop()

@@ -10,7 +10,6 @@ hole in its reason: the grader's owner fixes it and removes the mark.
 
 import json
 import os
-import shutil
 import struct
 import time
 from pathlib import Path
@@ -191,31 +190,62 @@ def test_in_assessment_mode_no_compilation_cache_passes_from_one_file_to_the_nex
 
 # 5: exhausting the user's disk
 
-DISK_HOLE = (
-    "in practice mode the learner's compilation cache is a folder of the user's disk bound "
-    "writable into the sandbox with no size cap: a file writes past the sandbox's 512 MiB "
-    "tmpfs cap, and what it writes stays after the grading")
+# A learner's compilation cache is bound read-only into its sandbox and copied into its /tmp
+# (inside the 512 MiB cap); the judge writes back at most LEARNER_COMPILE_BYTES of it, checked
+# (grader/workers.py: WorkerProcess.export_compiled).
+
+
+def own_stub_grading(grade_json, text, *arguments):
+    """Grade `text` as the learner's own linear_regression_jax stub in the test's bank copy
+    (so that practice mode gives it its compilation cache); the JSON report."""
+    from grader.catalog import Bank
+
+    Bank().stub_file(JAX_ITEM).write_text(text)
+    _, report = grade_json(JAX_ITEM, *arguments)
+    return report
+
+
+def compiled_files(state_dir):
+    """The files of the learner's compilation caches beside the progress file (the fixtures
+    put it in tmp_path), nothing else (no temporary folders left)."""
+    return [path for path in (Path(state_dir) / "compiled").rglob("*") if path.is_file()]
 
 
 @needs_bwrap
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=DISK_HOLE)
 def test_a_learner_writes_no_more_than_the_sandbox_cap_through_its_compilation_cache(
-        tmp_path, monkeypatch, grade_json, pristine_stub):
+        tmp_path, monkeypatch, grade_json, bank_copy, pristine_stub):
     monkeypatch.setenv("DLPREP_SANDBOX", "bwrap")
-    filler = write_learner(tmp_path / "filler", JAX_ITEM,
-                           Path(pristine_stub(JAX_ITEM)).read_text(),
-                           (HOSTILE / "cache_disk_filler.py").read_text())
-    compiled = tmp_path / "compiled"  # beside the progress file the test's fixtures set
-    try:
-        _, report = grade_json(JAX_ITEM, "--file", filler, "--seed", 5)
-        fill = printed(report, "DISK_FILL")
-        assert fill is not None, report
-        on_disk = sum(path.stat().st_size for path in compiled.rglob("*") if path.is_file())
-        assert on_disk <= sandbox.TMP_BYTES, (
-            f"the learner's file left {on_disk >> 20} MiB in its compilation cache on the "
-            f"user's disk, past the sandbox's {sandbox.TMP_BYTES >> 20} MiB cap: {fill}")
-    finally:
-        shutil.rmtree(compiled, ignore_errors=True)
+    report = own_stub_grading(grade_json, "\n\n".join([
+        Path(pristine_stub(JAX_ITEM)).read_text(),
+        (HOSTILE / "cache_disk_filler.py").read_text()]), "--seed", 5)
+    assert report.get("checks"), f"the grading ended without a report: {report}"
+    fill = printed(report, "DISK_FILL")
+    assert fill is not None and fill["own"], (
+        f"the learner's own stub was given no compilation cache to fill: {fill}")
+    assert not fill["seed_planted"], "the learner wrote into its cache folder on the user's disk"
+    on_disk = sum(path.stat().st_size for path in compiled_files(tmp_path))
+    assert on_disk <= sandbox.LEARNER_COMPILE_BYTES, (
+        f"the learner's file left {on_disk >> 20} MiB in its compilation cache on the "
+        f"user's disk, past the cap of {sandbox.LEARNER_COMPILE_BYTES >> 20} MiB: {fill}")
+    assert not any(path.name == "planted-cache" for path in compiled_files(tmp_path))
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_an_honest_learners_compiled_programs_come_back_in_its_next_grading(
+        tmp_path, monkeypatch, grade_json, bank_copy):
+    monkeypatch.setenv("DLPREP_SANDBOX", "bwrap")
+    text = reference_text(JAX_ITEM) + "\n\n" + (HOSTILE / "cache_compile_lister.py").read_text()
+    first = own_stub_grading(grade_json, text, "--seed", 6)
+    assert first["status"] == verdicts.PASSED, statuses(first)
+    kept = [path.name for path in compiled_files(tmp_path)]
+    assert any(name.endswith("-cache") for name in kept), (
+        f"the first grading wrote back no compiled program to the learner's cache: {kept}")
+    second = own_stub_grading(grade_json, text, "--seed", 6)
+    seen = printed(second, "COMPILE_SEEN")
+    assert seen is not None and seen["programs"] > 0, (
+        f"the second grading's worker was given none of the first's programs: {seen}")
+    assert second["status"] == verdicts.PASSED, statuses(second)
 
 
 # 2 and 1 in a batch: two candidates, one store, the first hostile

@@ -33,8 +33,10 @@ them once per batch and every later judge reads it back:
   cache, a folder keyed by the item, the reference's and the worker code's digests, the device
   and the installed framework versions; only a sandboxed reference worker gets it (bound
   read-write into its sandbox, never into the learner's). A learner's compilation cache is that
-  learner's alone: `learner_compile_dir` (self-study, beside the progress file), none in an
-  assessment.
+  learner's alone: `learner_compile_dir` (self-study, the learner's own stub only, beside the
+  progress file), none for another `--file` and none in an assessment. It is bound read-only,
+  copied into the sandbox's /tmp and written back by the judge at the end of the grading,
+  checked and capped (grader/workers.py, `WorkerProcess.export_compiled`).
 - **Eviction**: the store is capped (`DLPREP_CACHE_MAX_MB`, default 512 MiB, compiled programs
   included); past the cap the least recently used entries go (a hit refreshes an entry's time).
 

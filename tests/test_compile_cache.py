@@ -1,7 +1,8 @@
 """Compiled programs reused between gradings, within strict trust lines (grader/cache.py).
 
 The reference worker's JAX compilation cache belongs to the grader: bound read-write into the
-reference's sandbox only, never into a learner's. A learner's cache is that learner's alone.
+reference's sandbox only, never into a learner's. A learner's cache is that learner's alone
+(their own stub's, copied into the sandbox and written back checked and capped).
 A hostile learner file that writes into every compilation cache it can name (its own, the
 reference's by its host path, the user's cache folder) must leave the reference's untouched,
 and the next grading must still give every verdict right.
@@ -82,29 +83,28 @@ def attack_of(report):
 @pytest.mark.slow
 @needs_bwrap
 def test_a_learner_writing_into_compilation_caches_cannot_reach_the_references(
-        tmp_path, monkeypatch, grade_json):
+        tmp_path, monkeypatch, grade_json, bank_copy):
+    """The learner grades their own stub (a bank copy's), the only file practice mode gives a
+    compilation cache."""
     monkeypatch.setenv("DLPREP_SANDBOX", "bwrap")
     monkeypatch.setenv("DLPREP_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("DLPREP_PROGRESS", str(tmp_path / "state" / "progress.json"))
     reference_text = (ROOT / "solutions" / ITEM / f"{ITEM}.py").read_text()
-    learner = tmp_path / "learner" / f"{ITEM}.py"
-    learner.parent.mkdir()
+    learner = bank_copy / "exercises" / ITEM / f"{ITEM}.py"
     learner.write_text(reference_text)
 
-    _, first = grade_json(ITEM, "--file", learner, "--seed", 41)
+    _, first = grade_json(ITEM, "--seed", 41)
     assert first["status"] == verdicts.PASSED, first
     (reference_cache,) = (tmp_path / "cache" / "reference" / "compiled").iterdir()
     (learner_cache,) = (tmp_path / "state" / "compiled" / ITEM).iterdir()
     before = tree(reference_cache)
     assert before and tree(learner_cache), "the first grading compiled nothing into the caches"
 
-    hostile = tmp_path / "hostile" / f"{ITEM}.py"
-    hostile.parent.mkdir()
     # the user's cache folder first: the attack makes the folders it names (in its own /tmp)
     targets = [str(tmp_path / "cache"), str(reference_cache), str(learner_cache),
                os.path.expanduser("~/.cache/dlprep")]
-    hostile.write_text(reference_text + ATTACK.replace("{folders!r}", repr(targets)))
-    _, attacked = grade_json(ITEM, "--file", hostile, "--seed", 42)
+    learner.write_text(reference_text + ATTACK.replace("{folders!r}", repr(targets)))
+    _, attacked = grade_json(ITEM, "--seed", 42)
     attack = attack_of(attacked)
     assert attack is not None, attacked
     # the attack is real: the learner's own cache (the same learner's folder) was overwritten
@@ -121,7 +121,8 @@ def test_a_learner_writing_into_compilation_caches_cannot_reach_the_references(
     for path in Path(reference_cache).rglob("*"):
         assert not path.is_file() or b"PLANTED" not in path.read_bytes(), path
 
-    _, again = grade_json(ITEM, "--file", learner, "--seed", 41)
+    learner.write_text(reference_text)
+    _, again = grade_json(ITEM, "--seed", 41)
     assert [(c["name"], c["status"]) for c in again["checks"]] == \
         [(c["name"], verdicts.PASSED) for c in first["checks"]], again
 

@@ -328,7 +328,8 @@ class SuitePlugin:
             status=status,
             message=message,
             time_s=round(timing.time_s, 4),
-            limit_s=round(timing.limit_s, 3) if timing.limit_s else None,
+            limit_s=round(timing.limit_s, 4) if timing.limit_s else None,  # as time_s: a
+            # timeout (time = limit) must never read as finishing under its limit
             points=points.args[0] if points else 1,
         )
 

@@ -108,10 +108,14 @@ def test_an_endless_loop_times_out_and_the_run_still_ends_promptly(learner_file)
     code, report, elapsed = grade_in_subprocess(path, timeout_s=900)
     timeouts = by_status(report).get("timeout", [])
     assert code == 1 and timeouts, f"exit {code}; checks: {report['checks']}"
-    assert all(check["limit_s"] and check["time_s"] >= check["limit_s"] for check in timeouts)
+    timed = [check for check in timeouts if check["limit_s"]]
+    assert timed and all(check["time_s"] >= check["limit_s"] for check in timed), timeouts
+    # a check with no limit never started: a restarted worker did not load in time (busy machine)
+    assert all(check["message"].lower().startswith("not run") for check in timeouts
+               if not check["limit_s"]), timeouts
     # Each timeout costs its limit plus a fresh learner worker (an interpreter and torch: up to
     # ~30 s on a busy machine); a run that waited for the 300 s cap anywhere still overruns.
-    budget = sum(check["limit_s"] for check in timeouts) + 30 * len(timeouts) + 90
+    budget = sum(check["limit_s"] for check in timed) + 30 * len(timeouts) + 90
     assert elapsed < budget, f"grading took {elapsed:.0f} s, more than {budget:.0f} s"
     assert any(c["status"] == "passed" for c in report["checks"]), "a fresh worker serves the rest"
 

@@ -278,9 +278,11 @@ def _remove_stale(parent):
     for name in names:
         owner = name.split("-")[1] if name.startswith("dlprep-") and name.count("-") == 2 else ""
         if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
-            stale = _Cgroup(os.path.join(parent, name), 1)
-            if os.path.exists(os.path.join(stale.path, "freezer.state")):
-                stale.set_frozen(False, wait_s=0.2)  # left frozen by a judge that was killed
+            stale = os.path.join(parent, name)  # maybe left frozen by a judge that was killed
+            if os.path.exists(os.path.join(stale, "freezer.state")):
+                _Cgroup(stale, 1).set_frozen(False, wait_s=0.2)
+            elif os.path.exists(os.path.join(stale, "cgroup.freeze")):
+                _Cgroup(stale, 2).set_frozen(False, wait_s=0.2)
             try:
                 os.rmdir(os.path.join(parent, name))
             except OSError:
@@ -323,8 +325,8 @@ class Containment:
             return self.pids_cgroup
         return self.cgroup if self.cgroup and self.cgroup.has_pids_limit() else None
 
-    def _groups(self):
-        return [group for group in (self.cgroup, self.pids_cgroup, self.freezer_cgroup) if group]
+    def _groups(self):  # the freezer first: v1 delivers a frozen process's SIGKILL once thawed
+        return [group for group in (self.freezer_cgroup, self.cgroup, self.pids_cgroup) if group]
 
     def _freezer(self):
         if self.freezer_cgroup:

@@ -400,13 +400,11 @@ class Session:
         """The learner's processes frozen while the reference is timed: nothing the learner's
         file started (a busy loop forked at import) runs beside the reference to inflate its
         times, and so the learner's limits, or the times a store keeps for later gradings.
-        A learner worker restarted after a fault finishes loading first. Where no freezer
+        Where no freezer
         cgroup can be written the learner is left running (DESIGN: limits then hold only as
         well as the machine is quiet)."""
-        side = self.learner
-        if side.worker is not None and side.ready_info is None and side.load_failure is None:
-            side.await_ready(self.load_limit_s)
-        worker = side.worker
+        worker = self.learner.worker  # one still loading is paused too: its load limit is
+        # counted from when the judge waits for it, after this call
         frozen = worker is not None and worker.containment.freeze()
         try:
             yield
@@ -507,7 +505,10 @@ def _run(session, bank, report):
               if session.reference_cache else None)
     if stored is None:  # else the reference worker starts at the first call the store misses
         session.reference.start()
-    session.learner.start()
+    if stored is not None or not session.reference_cache:
+        session.learner.start()  # loads beside the reference; else once the reference is
+        # ready, so that nothing the learner's file runs at import inflates the reference's
+        # load time a store keeps for later gradings
     session.on_call("phase", "loading the reference and your file", None)
     if stored is not None:
         reference_ready, session.reference.load_s = stored

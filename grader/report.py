@@ -204,7 +204,7 @@ class Report:
         colour = {"passed": "green", "failed": "red", "internal_error": "magenta"}.get(
             check.status, "yellow")
         mark = "✓" if check.status == verdicts.PASSED else "✗"
-        timing = (f"{check.time_s:.2f} s / {check.limit_s:.1f} s" if check.limit_s
+        timing = (f"{check.time_s:.2f} s / {check.limit_s:.2f} s" if check.limit_s
                   else f"{check.time_s:.2f} s")
         head = f"  {style(mark + ' ' + verdicts.label(check.status).ljust(16), fg=colour)}" \
                f"{check.title}  ({timing})"

@@ -414,8 +414,8 @@ def _swap_in(fresh, folder):
                 if os.path.lexists(aside / "cache"):
                     os.rename(aside / "cache", folder)
                 os.rmdir(aside)
-            except OSError:
-                pass
+            except OSError:  # another grading put its folder in meanwhile: keep theirs
+                shutil.rmtree(aside, ignore_errors=True)
         return False
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)

@@ -127,9 +127,8 @@ class _Cgroup:
         return None
 
     @classmethod
-    def create_pids(cls, name):
-        """A v1 pids cgroup with pids.max (v2 sets pids.max in the memory cgroup itself)."""
-        _, _, parent = _own_cgroup_dirs()
+    def _create_v1(cls, parent, name):
+        """A fresh child cgroup `name` of the v1 folder `parent`, or None."""
         if not parent:
             return None
         _remove_stale(parent)
@@ -138,9 +137,15 @@ class _Cgroup:
             os.mkdir(path)
         except OSError:
             return None
-        group = cls(path, 1)
+        return cls(path, 1)
+
+    @classmethod
+    def create_pids(cls, name):
+        """A v1 pids cgroup with pids.max (v2 sets pids.max in the memory cgroup itself)."""
+        group = cls._create_v1(_own_cgroup_dirs()[2], name)
         try:
-            group._write("pids.max", str(PIDS_MAX))
+            if group is not None:
+                group._write("pids.max", str(PIDS_MAX))
         except OSError:
             group.remove()
             return None
@@ -149,17 +154,8 @@ class _Cgroup:
     @classmethod
     def create_freezer(cls, name):
         """A v1 freezer cgroup (v2 freezes the memory cgroup itself, through cgroup.freeze)."""
-        parent = _own_v1_dir("freezer")
-        if not parent:
-            return None
-        _remove_stale(parent)
-        path = os.path.join(parent, name)
-        try:
-            os.mkdir(path)
-        except OSError:
-            return None
-        group = cls(path, 1)
-        if not os.path.exists(os.path.join(path, "freezer.state")):
+        group = cls._create_v1(_own_v1_dir("freezer"), name)
+        if group is not None and not group.can_freeze():
             group.remove()
             return None
         return group

@@ -105,12 +105,18 @@ def distributed_floors():
     return FLOOR
 
 
-def floor_command(item_id, device):
+def floor_command(item_id, device, scratch):
+    """The floor as a script file in `scratch`: torch.multiprocessing.spawn (distributed_torch)
+    re-imports the main module, which `python -c` does not have."""
     folder = ROOT / "solutions" / item_id
     if item_id.startswith("distributed_"):
-        return [sys.executable, "-c", distributed_floors()[item_id].format(folder=str(folder))]
-    code = LOAD.format(root=str(ROOT), device=device, path=str(folder / f"{item_id}.py"))
-    return [sys.executable, "-c", code + WORK[item_id]]
+        code = distributed_floors()[item_id].format(folder=str(folder))
+    else:
+        code = LOAD.format(root=str(ROOT), device=device, path=str(folder / f"{item_id}.py"))
+        code += WORK[item_id]
+    script = scratch / "floor.py"
+    script.write_text(code, encoding="utf-8")
+    return [sys.executable, str(script)]
 
 
 def wall(command, env=None):
@@ -144,7 +150,7 @@ def one_repeat(item_id, device, scratch):
                DLPREP_PROGRESS=str(scratch / "state-1" / "progress.json"))
     seed = random.randrange(2**31)
     seconds = {}
-    floor_s, done = wall(floor_command(item_id, device))
+    floor_s, done = wall(floor_command(item_id, device, scratch))
     if done.returncode:
         raise Failed(f"the floor of {item_id} failed:\n{done.stderr[-3000:]}")
     seconds["floor"] = floor_s

@@ -77,6 +77,16 @@ VARIANTS = {
             optimizer.step()
             return loss.detach()
     """, "gradients_do_not_leak_across_adam_steps", None),
+    # Adam mistakes move most weights a little (a weight may stray, ADAM_STRAY_FRACTION; these
+    # must not pass as strays)
+    "torch_adam_with_a_keras_sized_eps": ("cnn_torch", """
+        def make_optimizer(model, learning_rate):
+            return torch.optim.Adam(model.parameters(), lr=learning_rate, eps=1e-3)
+    """, "one_adam_step_matches_the_reference", None),
+    "jax_rmsprop_instead_of_adam": ("cnn_jax", """
+        def make_optimizer(learning_rate):
+            return optax.rmsprop(learning_rate)
+    """, "three_consecutive_adam_steps_match_the_reference", None),
     "torch_first_convolution_without_padding": ("cnn_torch", """
         def build_model():
             model = ConvNet()

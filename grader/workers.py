@@ -8,10 +8,12 @@ file.
 """
 
 import dataclasses
+import glob
 import os
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,9 @@ POLL_S = 0.05
 NO_SANDBOX = sandbox.Choice("none", reason="not asked for")
 WORKDIR_PREFIX = "dlprep-"  # then the judge's pid, so stale ones can be found
 EXPORT_LIMIT_S = 10  # for a learner's worker to send its compiled programs back
+# A judge killed between an export's renames leaves a .new-/.old- folder beside the cache; an
+# export takes seconds, so one this old is a leftover and the next export removes it
+STALE_EXPORT_S = 3600
 
 
 @dataclasses.dataclass
@@ -382,6 +387,7 @@ def replace_folder(folder, files):
     written beside it first and then renamed in; True when done. Where anything fails the old
     folder stays as it was and nothing written is left behind."""
     folder = Path(folder)
+    _sweep_stale_exports(folder)
     try:
         fresh = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
     except OSError:
@@ -396,6 +402,21 @@ def replace_folder(folder, files):
         shutil.rmtree(fresh, ignore_errors=True)
         return False
     return _swap_in(fresh, folder)
+
+
+def _sweep_stale_exports(folder):
+    """Remove the .new-/.old- folders that a judge killed mid-export left beside `folder`, once
+    they are older than any export still in progress could be (STALE_EXPORT_S)."""
+    cutoff = time.time() - STALE_EXPORT_S
+    for kind in ("new", "old"):
+        for path in folder.parent.glob(f"{glob.escape(f'.{folder.name}.{kind}-')}*"):
+            try:
+                stale = (stat.S_ISDIR(path.lstat().st_mode)
+                         and path.lstat().st_mtime < cutoff)
+            except OSError:
+                continue
+            if stale:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _swap_in(fresh, folder):

@@ -9,6 +9,7 @@ judge does and call the export directly.
 
 import os
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +226,19 @@ def test_the_seed_copy_takes_plain_files_only_and_stops_at_the_cap(tmp_path, mon
     assert copy.parent == tmp_path / "tmp"
     assert {path.name: path.read_bytes() for path in copy.iterdir()} == \
         {"a-cache": b"a" * 10, "b-cache": b"b" * 10}
+
+
+def test_an_export_sweeps_what_a_killed_judge_left_beside_the_cache_but_not_a_running_export(
+        tmp_path):
+    folder = tmp_path / "abc"
+    left = {name: tmp_path / name for name in (".abc.new-dead", ".abc.old-dead", ".abc.new-busy",
+                                                ".abd.new-other")}
+    for path in left.values():
+        (path / "cache").mkdir(parents=True)
+        (path / "cache" / "x-cache").write_bytes(b"x")
+    hours_ago = time.time() - 2 * workers.STALE_EXPORT_S
+    for name in (".abc.new-dead", ".abc.old-dead", ".abd.new-other"):
+        os.utime(left[name], (hours_ago, hours_ago))
+    assert workers.replace_folder(folder, {"a-cache": b"a"})
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".abc.new-busy", ".abd.new-other",
+                                                                "abc"]

@@ -4,9 +4,10 @@ For each item and repeat, in fresh processes, one after the other:
   floor:   a bare interpreter that imports the framework, imports the reference and runs its
            work once (the training or stepping the suite asks of it, on data of the suite's
            size);
-  first:   `python -m grader exercise ID --file <copy of the reference> --device D --format json
-           --seed S` with every cache of the grader empty (a fresh DLPREP_CACHE, progress folder
-           and XDG_CACHE_HOME for this repeat);
+  first:   `python -m grader exercise ID --device D --format json --seed S` on the learner's
+           own stub, solved (a copy of the reference, in a copy of the bank), with every cache
+           of the grader empty (a fresh DLPREP_CACHE, progress folder and XDG_CACHE_HOME for
+           this repeat);
   second:  the same command again (what `grade watch` and a re-submission see);
   changed: the same command after a one-line change to the learner's file (a new line at the
            end: the module's code differs, its functions do not);
@@ -75,16 +76,21 @@ trained = reference.train(jax.random.key(0), jax.device_put(jax_images(train_ima
 trained = trained if isinstance(trained, tuple) else (trained,)  # (params, state) with BatchNorm
 np.asarray(reference.predict(*trained, jax.device_put(jax_images(test_images))))
 """,
+    # Q-learning's task 5 trains the learner's code until TRAININGS_NEEDED trainings end optimal
+    # (grader/topics/qlearning.py): a correct file is trained that many times, so any grader
+    # of this suite pays that many trainings
     "qlearning_torch": """
 import torch
-from grader.topics.qlearning import make_env
+from grader.topics.qlearning import TRAININGS_NEEDED, make_env
 torch.set_num_threads(1)  # as the suite's training probe runs it
-reference.train(make_env(), 0, DEVICE)
+for seed in range(TRAININGS_NEEDED):
+    reference.train(make_env(), seed, DEVICE)
 """,
     "qlearning_jax": """
 import jax
-from grader.topics.qlearning import make_env
-jax.block_until_ready(reference.train(jax.random.key(0), make_env()))
+from grader.topics.qlearning import TRAININGS_NEEDED, make_env
+for seed in range(TRAININGS_NEEDED):
+    jax.block_until_ready(reference.train(jax.random.key(seed), make_env()))
 """,
 }
 LOAD = """
@@ -125,10 +131,11 @@ def wall(command, env=None):
     return time.perf_counter() - started, done
 
 
-def grade(item_id, learner_file, device, seed, env):
-    seconds, done = wall([sys.executable, "-m", "grader", "exercise", item_id, "--file",
-                          str(learner_file), "--device", device, "--format", "json",
-                          "--seed", str(seed)], env)
+def grade(item_id, device, seed, env):
+    """`grade exercise ID` on the learner's own stub (in the bank copy DLPREP_ROOT names): the
+    file `grade watch` grades, and the only one practice mode gives a compilation cache."""
+    seconds, done = wall([sys.executable, "-m", "grader", "exercise", item_id, "--device",
+                          device, "--format", "json", "--seed", str(seed)], env)
     if done.returncode:
         raise Failed(f"grading {item_id} did not pass:\n{done.stdout[-3000:]}"
                      f"{done.stderr[-3000:]}")
@@ -142,10 +149,14 @@ class Failed(Exception):
 def one_repeat(item_id, device, scratch):
     """{scenario: seconds} of one repeat, its caches in `scratch` (emptied first)."""
     shutil.rmtree(scratch, ignore_errors=True)
-    learner = scratch / "learner" / f"{item_id}.py"
-    learner.parent.mkdir(parents=True)
+    bank = scratch / "bank"
+    shutil.copytree(ROOT / "grader" / "suites", bank / "grader" / "suites")
+    shutil.copy(ROOT / "grader" / "catalog.yaml", bank / "grader" / "catalog.yaml")
+    for part in ("exercises", "solutions"):
+        shutil.copytree(ROOT / part, bank / part)
+    learner = bank / "exercises" / item_id / f"{item_id}.py"  # the learner's own stub, solved
     shutil.copyfile(ROOT / "solutions" / item_id / f"{item_id}.py", learner)
-    env = dict(os.environ, DLPREP_CACHE=str(scratch / "cache"),
+    env = dict(os.environ, DLPREP_ROOT=str(bank), DLPREP_CACHE=str(scratch / "cache"),
                XDG_CACHE_HOME=str(scratch / "xdg"),
                DLPREP_PROGRESS=str(scratch / "state-1" / "progress.json"))
     seed = random.randrange(2**31)
@@ -154,13 +165,13 @@ def one_repeat(item_id, device, scratch):
     if done.returncode:
         raise Failed(f"the floor of {item_id} failed:\n{done.stderr[-3000:]}")
     seconds["floor"] = floor_s
-    seconds["first"] = grade(item_id, learner, device, seed, env)
-    seconds["second"] = grade(item_id, learner, device, seed, env)
+    seconds["first"] = grade(item_id, device, seed, env)
+    seconds["second"] = grade(item_id, device, seed, env)
     with open(learner, "a", encoding="utf-8") as handle:
         handle.write("\nEDITED_BY_THE_BENCHMARK = 1\n")
-    seconds["changed"] = grade(item_id, learner, device, seed, env)
+    seconds["changed"] = grade(item_id, device, seed, env)
     other = dict(env, DLPREP_PROGRESS=str(scratch / "state-2" / "progress.json"))
-    seconds["other"] = grade(item_id, learner, device, seed, other)
+    seconds["other"] = grade(item_id, device, seed, other)
     return seconds
 
 

@@ -104,8 +104,13 @@ def test_compiled_programs_go_out_checked_and_come_back_in_the_next_worker(tmp_p
     second = learner_worker(tmp_path, COMPILES, cache, "second")
     try:
         assert set(exported) <= set(seen(second)), "the next worker was not given the programs"
+        assert second.export_compiled()
     finally:
         second.stop()
+    # the same program, in a worker whose copy of the cache lies in another folder, is loaded,
+    # not compiled again and stored under a key of its own (a key that held the folder's path
+    # would miss in every grading)
+    assert set(files_of(cache)) == set(exported), "the next worker compiled the program again"
 
 
 @needs_bwrap

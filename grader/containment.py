@@ -143,9 +143,10 @@ class _Cgroup:
     def create_pids(cls, name):
         """A v1 pids cgroup with pids.max (v2 sets pids.max in the memory cgroup itself)."""
         group = cls._create_v1(_own_cgroup_dirs()[2], name)
+        if group is None:
+            return None
         try:
-            if group is not None:
-                group._write("pids.max", str(PIDS_MAX))
+            group._write("pids.max", str(PIDS_MAX))
         except OSError:
             group.remove()
             return None

@@ -411,11 +411,10 @@ def _sweep_stale_exports(folder):
     for kind in ("new", "old"):
         for path in folder.parent.glob(f"{glob.escape(f'.{folder.name}.{kind}-')}*"):
             try:
-                stale = (stat.S_ISDIR(path.lstat().st_mode)
-                         and path.lstat().st_mtime < cutoff)
+                status = path.lstat()
             except OSError:
                 continue
-            if stale:
+            if stat.S_ISDIR(status.st_mode) and status.st_mtime < cutoff:
                 shutil.rmtree(path, ignore_errors=True)
 
 

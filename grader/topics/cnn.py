@@ -77,9 +77,17 @@ def digits_split():
 # --- drawing inputs ------------------------------------------------------------------------------
 
 
-def draw_batch_sizes(rng):
-    """Three batch sizes: 1, one in 2..16 and one in 17..128, so every run covers all three."""
-    return [1, int(rng.integers(2, 17)), int(rng.integers(17, 129))]
+def draw_batch_sizes(run_rng):
+    """The run's three batch sizes: 1, one in 2..16 and one in 17..128, so every run covers all
+    three. Drawn from the judge's `run_rng`, so every check of a run gets the same three and a
+    run meets one of a few sets: a JAX worker compiles each function for three shapes at most,
+    and a later run of the same learner finds them in its compilation cache."""
+    return [1, int(run_rng.integers(2, 17)), int(run_rng.integers(17, 129))]
+
+
+def pick_batch_size(rng, run_rng):
+    """One of the run's batch sizes above 1, picked by the check's own `rng`."""
+    return int(rng.choice(draw_batch_sizes(run_rng)[1:]))
 
 
 def draw_images(rng, batch):

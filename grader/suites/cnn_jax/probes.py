@@ -154,11 +154,19 @@ def loss_and_grads(target, device, params, state, images, labels):
     return {"loss": _loss(loss, call), "grads": grads, "statistics": new_state}
 
 
+# The optimizer make_optimizer returned for each learning rate: train_step is jitted with the
+# optimizer static, and a new optimizer (new functions) is a new program to compile, so the
+# checks of a run, which share its learning rate and batch size, share one compilation.
+_OPTIMIZERS = {}
+
+
 def adam_steps(target, device, params, state, batches, learning_rate):
     """Consecutive train_step calls, one per (images, labels) batch: final params, state and
     the losses."""
     call = "train_step(optimizer, params, state, opt_state, images, labels)"
-    optimizer = target.make_optimizer(learning_rate)
+    if learning_rate not in _OPTIMIZERS:
+        _OPTIMIZERS[learning_rate] = target.make_optimizer(learning_rate)
+    optimizer = _OPTIMIZERS[learning_rate]
     params, state = _params(params, device), _params(state, device)
     opt_state = _init(optimizer, params, device)
     losses = []
@@ -176,7 +184,7 @@ def adam_steps(target, device, params, state, batches, learning_rate):
 
 def step_compilations(target, device, params, state, batches, learning_rate):
     """Whether train_step is a jax.jit function, and the XLA compilations during each call."""
-    optimizer = target.make_optimizer(learning_rate)
+    optimizer = target.make_optimizer(learning_rate)  # a new one: the first step compiles
     params, state = _params(params, device), _params(state, device)
     opt_state = _init(optimizer, params, device)
     inputs = [(to_jax(images, device), _labels(labels, device)) for images, labels in batches]

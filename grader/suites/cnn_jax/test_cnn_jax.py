@@ -22,6 +22,12 @@ bn1's running statistics, drawn away from 0 and 1 so that the two modes give dif
    reach the learner's worker); predict matches the reference's train=False logits for given
    weights. The threshold: with bn1 the reference reached 98.9% to 99.7% over 12 keys
    (benchmarks/cnn_training.py, busy 2-core machine); 95% leaves about 4 points.
+
+A run's batch sizes (1, one in 2..16, one in 17..128) come from `run_rng`: every check of the
+run uses those three (a check that needs one picks among them), and the Adam checks share the
+largest and one learning rate, so a JAX worker compiles each function for a few shapes only,
+and the next run of the same seed class finds them in its compilation cache. The values inside
+the arrays are fresh for every check.
 """
 
 import numpy as np
@@ -46,6 +52,7 @@ from grader.topics.cnn import (
     expect_statistics_updated,
     jax_images,
     nest_params,
+    pick_batch_size,
     shared_key_pairs,
     to_jax_layout,
 )
@@ -76,11 +83,13 @@ def forward_in_mode(workers, rng, batch, train):
     return flat_state(state), call, want, got
 
 
-def check_adam_steps(workers, rng, tol, steps, check_params=True):
+def check_adam_steps(workers, rng, run_rng, tol, steps, check_params=True):
     params, state = to_jax_layout(draw_weights(rng))
-    batch = int(rng.integers(2, 65))  # one shape for every step: one compilation
+    # the run's batch size and learning rate: every Adam check of the run steps one compiled
+    # program (the probe keeps one optimizer per learning rate)
+    batch = draw_batch_sizes(run_rng)[2]
     batches = [draw_batch(rng, batch) for _ in range(steps)]
-    learning_rate = draw_learning_rate(rng)
+    learning_rate = draw_learning_rate(run_rng)
     want, got = workers.both("adam_steps", params=params, state=state, batches=batches,
                              learning_rate=learning_rate)
     call = (f"train_step(optimizer, params, state, opt_state, images, labels) with "
@@ -154,8 +163,8 @@ def test_every_array_is_drawn_from_a_key_of_its_own(workers, rng):
 
 
 @pytest.mark.task(2)
-def test_logits_match_the_reference_in_evaluation_mode(workers, rng, tol):
-    for batch in draw_batch_sizes(rng):
+def test_logits_match_the_reference_in_evaluation_mode(workers, rng, run_rng, tol):
+    for batch in draw_batch_sizes(run_rng):
         _, call, want, got = forward_in_mode(workers, rng, batch, train=False)
         expect_close(got["logits"], want["logits"],
                      f"{call}: the logits (bn1 reads the running statistics)",
@@ -163,8 +172,9 @@ def test_logits_match_the_reference_in_evaluation_mode(workers, rng, tol):
 
 
 @pytest.mark.task(2)
-def test_evaluation_mode_returns_the_running_statistics_unchanged(workers, rng):
-    given, call, want, got = forward_in_mode(workers, rng, int(rng.integers(2, 65)), train=False)
+def test_evaluation_mode_returns_the_running_statistics_unchanged(workers, rng, run_rng):
+    given, call, want, got = forward_in_mode(workers, rng, pick_batch_size(rng, run_rng),
+                                             train=False)
     expect_keys(got["statistics"], want["statistics"], f"{call}: the returned state")
     expect_statistics_kept(want["statistics"], given, call, "")
     expect_statistics_kept(got["statistics"], given, call,
@@ -172,8 +182,9 @@ def test_evaluation_mode_returns_the_running_statistics_unchanged(workers, rng):
 
 
 @pytest.mark.task(2)
-def test_logits_match_the_reference_in_training_mode(workers, rng, tol):
-    for batch in draw_batch_sizes(rng)[1:]:  # a batch of one has no batch statistics to speak of
+def test_logits_match_the_reference_in_training_mode(workers, rng, run_rng, tol):
+    # a batch of one has no batch statistics to speak of
+    for batch in draw_batch_sizes(run_rng)[1:]:
         _, call, want, got = forward_in_mode(workers, rng, batch, train=True)
         expect_close(got["logits"], want["logits"],
                      f"{call}: the logits (bn1 reads the batch's mean and biased variance)",
@@ -181,17 +192,18 @@ def test_logits_match_the_reference_in_training_mode(workers, rng, tol):
 
 
 @pytest.mark.task(2)
-def test_training_mode_returns_updated_running_statistics(workers, rng, tol):
-    given, call, want, got = forward_in_mode(workers, rng, int(rng.integers(2, 65)), train=True)
+def test_training_mode_returns_updated_running_statistics(workers, rng, run_rng, tol):
+    given, call, want, got = forward_in_mode(workers, rng, pick_batch_size(rng, run_rng),
+                                             train=True)
     expect_keys(got["statistics"], want["statistics"], f"{call}: the returned state")
     expect_statistics_updated(got["statistics"], want["statistics"], given, call,
                               rtol=tol.rtol, atol=tol.atol, fix=STATE_FIX)
 
 
 @pytest.mark.task(2)
-def test_forward_leaves_the_state_it_is_given_unchanged(workers, rng):
+def test_forward_leaves_the_state_it_is_given_unchanged(workers, rng, run_rng):
     params, state = to_jax_layout(draw_weights(rng))
-    images = jax_images(draw_images(rng, int(rng.integers(2, 17))))
+    images = jax_images(draw_images(rng, draw_batch_sizes(run_rng)[1]))
     want, got = workers.both("state_after_forward", params=params, state=state, images=images)
     if want["changed"]:
         raise InternalFault(f"the reference's forward changed its state in place: {want}")
@@ -207,9 +219,9 @@ def test_forward_leaves_the_state_it_is_given_unchanged(workers, rng):
 
 
 @pytest.mark.task(3)
-def test_loss_gradients_and_state_match_the_reference(workers, rng, tol):
+def test_loss_gradients_and_state_match_the_reference(workers, rng, run_rng, tol):
     params, state = to_jax_layout(draw_weights(rng))
-    images, labels = draw_batch(rng, int(rng.integers(2, 65)))
+    images, labels = draw_batch(rng, pick_batch_size(rng, run_rng))
     want, got = workers.both("loss_and_grads", params=params, state=state, images=images,
                              labels=labels)
     call = (f"jax.jit(loss_and_grads)(params, state, images.shape={images.shape}, "
@@ -227,24 +239,24 @@ def test_loss_gradients_and_state_match_the_reference(workers, rng, tol):
 
 
 @pytest.mark.task(4)
-def test_one_adam_step_matches_the_reference(workers, rng, tol):
-    check_adam_steps(workers, rng, tol, steps=1)
+def test_one_adam_step_matches_the_reference(workers, rng, run_rng, tol):
+    check_adam_steps(workers, rng, run_rng, tol, steps=1)
 
 
 @pytest.mark.task(4)
-def test_three_consecutive_adam_steps_match_the_reference(workers, rng, tol):
-    check_adam_steps(workers, rng, tol, steps=3)
+def test_three_consecutive_adam_steps_match_the_reference(workers, rng, run_rng, tol):
+    check_adam_steps(workers, rng, run_rng, tol, steps=3)
 
 
 @pytest.mark.task(4)
-def test_train_step_returns_the_updated_running_statistics(workers, rng, tol):
-    check_adam_steps(workers, rng, tol, steps=1, check_params=False)
+def test_train_step_returns_the_updated_running_statistics(workers, rng, run_rng, tol):
+    check_adam_steps(workers, rng, run_rng, tol, steps=1, check_params=False)
 
 
 @pytest.mark.task(4)
-def test_train_step_is_jit_compiled_once_and_reused(workers, rng):
+def test_train_step_is_jit_compiled_once_and_reused(workers, rng, run_rng):
     params, state = to_jax_layout(draw_weights(rng))
-    batch = int(rng.integers(2, 65))
+    batch = pick_batch_size(rng, run_rng)
     batches = [draw_batch(rng, batch) for _ in range(4)]
     want, got = workers.both("step_compilations", params=params, state=state, batches=batches,
                              learning_rate=1e-3)
@@ -287,9 +299,9 @@ def test_training_reaches_the_stated_accuracy_on_held_out_digits(workers, rng):
 
 
 @pytest.mark.task(5)
-def test_predict_runs_in_evaluation_mode_with_the_running_statistics(workers, rng, tol):
+def test_predict_runs_in_evaluation_mode_with_the_running_statistics(workers, rng, run_rng, tol):
     params, state = to_jax_layout(draw_weights(rng))
-    images = jax_images(draw_images(rng, int(rng.integers(2, 65))))
+    images = jax_images(draw_images(rng, pick_batch_size(rng, run_rng)))
     want, got = workers.both("predictions", params=params, state=state, images=images)
     call = f"predict(params, state, images.shape={images.shape})"
     expect_evaluation_logits(

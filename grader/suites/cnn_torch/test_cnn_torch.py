@@ -21,6 +21,11 @@ the others only refer to it.
    runs the model with autograd off and returns logits that need no grad. The threshold: with
    bn1 the reference reached 98.9% to 99.7% over 12 seeds (benchmarks/cnn_training.py, busy
    2-core machine), 10 epochs at 1e-3 reached 97.8% to 99.4% over 4; 95% leaves about 4 points.
+
+A run's batch sizes (1, one in 2..16, one in 17..128) come from `run_rng`: every check of the
+run uses those three (a check that needs one picks among them), and the Adam checks share the
+largest and one learning rate, as in the JAX twin, where this keeps the programs a worker
+compiles few. The values inside the arrays are fresh for every check.
 """
 
 import pytest
@@ -44,6 +49,7 @@ from grader.topics.cnn import (
     expect_evaluation_logits,
     expect_statistics_kept,
     expect_statistics_updated,
+    pick_batch_size,
     torch_images,
 )
 from grader.topics.common import draw_seed
@@ -74,11 +80,13 @@ def forward_in_mode(workers, rng, batch, train):
     return weights, f"{mode}; forward(model, images.shape={images.shape})", want, got
 
 
-def check_adam_steps(workers, rng, tol, steps):
+def check_adam_steps(workers, rng, run_rng, tol, steps):
     weights = draw_weights(rng)
-    batch = int(rng.integers(2, 65))
+    # the run's batch size and learning rate, as in the JAX twin (where every Adam check of the
+    # run then steps one compiled program)
+    batch = draw_batch_sizes(run_rng)[2]
     batches = [draw_batch(rng, batch) for _ in range(steps)]
-    learning_rate = draw_learning_rate(rng)
+    learning_rate = draw_learning_rate(run_rng)
     want, got = workers.both("adam_steps", weights=weights, batches=batches,
                              learning_rate=learning_rate)
     call = (f"train_step(optimizer, model, images, labels) with "
@@ -119,16 +127,16 @@ def test_parameter_count_and_dtype_match_the_reference(workers):
 
 
 @pytest.mark.task(2)
-def test_logits_match_the_reference_in_evaluation_mode(workers, rng, tol):
-    for batch in draw_batch_sizes(rng):
+def test_logits_match_the_reference_in_evaluation_mode(workers, rng, run_rng, tol):
+    for batch in draw_batch_sizes(run_rng):
         _, call, want, got = forward_in_mode(workers, rng, batch, train=False)
         expect_close(got["logits"], want["logits"], f"{call} (bn1 reads the running statistics)",
                      rtol=tol.rtol, atol=tol.atol)
 
 
 @pytest.mark.task(2)
-def test_evaluation_mode_leaves_the_running_statistics_unchanged(workers, rng):
-    weights, call, want, got = forward_in_mode(workers, rng, int(rng.integers(2, 65)),
+def test_evaluation_mode_leaves_the_running_statistics_unchanged(workers, rng, run_rng):
+    weights, call, want, got = forward_in_mode(workers, rng, pick_batch_size(rng, run_rng),
                                                train=False)
     expect_statistics_kept(want["statistics"], given_statistics(weights), call, "")
     expect_statistics_kept(got["statistics"], given_statistics(weights), call,
@@ -136,8 +144,9 @@ def test_evaluation_mode_leaves_the_running_statistics_unchanged(workers, rng):
 
 
 @pytest.mark.task(2)
-def test_logits_match_the_reference_in_training_mode(workers, rng, tol):
-    for batch in draw_batch_sizes(rng)[1:]:  # a batch of one has no batch statistics to speak of
+def test_logits_match_the_reference_in_training_mode(workers, rng, run_rng, tol):
+    # a batch of one has no batch statistics to speak of
+    for batch in draw_batch_sizes(run_rng)[1:]:
         _, call, want, got = forward_in_mode(workers, rng, batch, train=True)
         expect_close(got["logits"], want["logits"],
                      f"{call} (bn1 reads the batch's mean and biased variance)",
@@ -145,8 +154,8 @@ def test_logits_match_the_reference_in_training_mode(workers, rng, tol):
 
 
 @pytest.mark.task(2)
-def test_training_mode_forward_updates_the_running_statistics(workers, rng, tol):
-    weights, call, want, got = forward_in_mode(workers, rng, int(rng.integers(2, 65)),
+def test_training_mode_forward_updates_the_running_statistics(workers, rng, run_rng, tol):
+    weights, call, want, got = forward_in_mode(workers, rng, pick_batch_size(rng, run_rng),
                                                train=True)
     expect_statistics_updated(got["statistics"], want["statistics"], given_statistics(weights),
                               call, rtol=tol.rtol, atol=tol.atol,
@@ -157,9 +166,9 @@ def test_training_mode_forward_updates_the_running_statistics(workers, rng, tol)
 
 
 @pytest.mark.task(3)
-def test_loss_and_gradients_match_the_reference_on_two_calls(workers, rng, tol):
+def test_loss_and_gradients_match_the_reference_on_two_calls(workers, rng, run_rng, tol):
     weights = draw_weights(rng)
-    images, labels = draw_batch(rng, int(rng.integers(2, 65)))
+    images, labels = draw_batch(rng, pick_batch_size(rng, run_rng))
     want, got = workers.both("loss_and_grads", weights=weights, images=images, labels=labels,
                              calls=2)
     for which, (want_call, got_call) in enumerate(zip(want, got), start=1):
@@ -176,13 +185,13 @@ def test_loss_and_gradients_match_the_reference_on_two_calls(workers, rng, tol):
 
 
 @pytest.mark.task(4)
-def test_one_adam_step_matches_the_reference(workers, rng, tol):
-    check_adam_steps(workers, rng, tol, steps=1)
+def test_one_adam_step_matches_the_reference(workers, rng, run_rng, tol):
+    check_adam_steps(workers, rng, run_rng, tol, steps=1)
 
 
 @pytest.mark.task(4)
-def test_gradients_do_not_leak_across_adam_steps(workers, rng, tol):
-    check_adam_steps(workers, rng, tol, steps=3)
+def test_gradients_do_not_leak_across_adam_steps(workers, rng, run_rng, tol):
+    check_adam_steps(workers, rng, run_rng, tol, steps=3)
 
 
 # --- task 5: training and evaluation -------------------------------------------------------------
@@ -201,9 +210,9 @@ def test_training_reaches_the_stated_accuracy_on_held_out_digits(workers, rng):
 
 
 @pytest.mark.task(5)
-def test_predict_runs_in_evaluation_mode_with_the_running_statistics(workers, rng, tol):
+def test_predict_runs_in_evaluation_mode_with_the_running_statistics(workers, rng, run_rng, tol):
     weights = draw_weights(rng)
-    images = torch_images(draw_images(rng, int(rng.integers(2, 65))))
+    images = torch_images(draw_images(rng, pick_batch_size(rng, run_rng)))
     want, got = workers.both("predictions", weights=weights, images=images)
     call = (f"predict(model, images.shape={images.shape}) on a model in training mode, as "
             f"train leaves it")
@@ -216,8 +225,8 @@ def test_predict_runs_in_evaluation_mode_with_the_running_statistics(workers, rn
 
 
 @pytest.mark.task(5)
-def test_evaluation_builds_no_graph(workers, rng):
-    images = torch_images(draw_images(rng, int(rng.integers(2, 65))))
+def test_evaluation_builds_no_graph(workers, rng, run_rng):
+    images = torch_images(draw_images(rng, pick_batch_size(rng, run_rng)))
     want, got = workers.both("evaluation_graph", weights=draw_weights(rng), images=images)
     if want["grad_enabled"] or want["requires_grad"] or not want["layers_ran"]:
         raise InternalFault(f"the reference's predict gave {want}")

@@ -156,7 +156,8 @@ def loss_and_grads(target, device, params, state, images, labels):
 
 # The optimizer make_optimizer returned for each learning rate: train_step is jitted with the
 # optimizer static, and a new optimizer (new functions) is a new program to compile, so the
-# checks of a run, which share its learning rate and batch size, share one compilation.
+# checks of a run, which share its learning rate and batch size, share one compilation
+# (step_compilations, which must see a first compilation, builds its own and leaves it here).
 _OPTIMIZERS = {}
 
 
@@ -185,6 +186,7 @@ def adam_steps(target, device, params, state, batches, learning_rate):
 def step_compilations(target, device, params, state, batches, learning_rate):
     """Whether train_step is a jax.jit function, and the XLA compilations during each call."""
     optimizer = target.make_optimizer(learning_rate)  # a new one: the first step compiles
+    _OPTIMIZERS[learning_rate] = optimizer  # the Adam checks' steps reuse what it compiles
     params, state = _params(params, device), _params(state, device)
     opt_state = _init(optimizer, params, device)
     inputs = [(to_jax(images, device), _labels(labels, device)) for images, labels in batches]

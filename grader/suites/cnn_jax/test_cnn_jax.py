@@ -14,9 +14,9 @@ bn1's running statistics, drawn away from 0 and 1 so that the two modes give dif
    train=True (2..16, 17..128) it returns the state moved by the reference's momentum step,
    and leaves the dicts it was given as they were (no hidden mutation).
 3. loss_and_grads matches the reference's loss, every gradient, and the new state.
-4. One Adam step and three consecutive steps match the reference's params, state and losses;
-   train_step returns the new state; it is a jax.jit function that compiles on its first call
-   only.
+4. train_step is a jax.jit function that compiles on its first call only; one Adam step and
+   three consecutive steps match the reference's params, state and losses; train_step returns
+   the new state.
 5. train's (params, state) reach 95% accuracy on the held-out digits: the reference's forward
    pass runs with train=False on them and the argmax is scored here (the held-out digits never
    reach the learner's worker); predict matches the reference's train=False logits for given
@@ -239,27 +239,15 @@ def test_loss_gradients_and_state_match_the_reference(workers, rng, run_rng, tol
 
 
 @pytest.mark.task(4)
-def test_one_adam_step_matches_the_reference(workers, rng, run_rng, tol):
-    check_adam_steps(workers, rng, run_rng, tol, steps=1)
-
-
-@pytest.mark.task(4)
-def test_three_consecutive_adam_steps_match_the_reference(workers, rng, run_rng, tol):
-    check_adam_steps(workers, rng, run_rng, tol, steps=3)
-
-
-@pytest.mark.task(4)
-def test_train_step_returns_the_updated_running_statistics(workers, rng, run_rng, tol):
-    check_adam_steps(workers, rng, run_rng, tol, steps=1, check_params=False)
-
-
-@pytest.mark.task(4)
 def test_train_step_is_jit_compiled_once_and_reused(workers, rng, run_rng):
     params, state = to_jax_layout(draw_weights(rng))
-    batch = pick_batch_size(rng, run_rng)
+    # the run's batch size and learning rate, as the Adam checks after it: the optimizer this
+    # check builds, and its compiled step, serve them
+    batch = draw_batch_sizes(run_rng)[2]
     batches = [draw_batch(rng, batch) for _ in range(4)]
+    learning_rate = draw_learning_rate(run_rng)
     want, got = workers.both("step_compilations", params=params, state=state, batches=batches,
-                             learning_rate=1e-3)
+                             learning_rate=learning_rate)
     if not want["jitted"] or not want["compilations"][0] or any(want["compilations"][1:]):
         # no compilation at the reference's first step: jax no longer reports the event the
         # probe counts, and every count would read 0
@@ -277,6 +265,21 @@ def test_train_step_is_jit_compiled_once_and_reused(workers, rng, run_rng):
             f"expected compilations at the first step only: something the step depends on "
             f"changes from call to call (a new optimizer, a Python number, a jax.jit inside "
             f"the step).")
+
+
+@pytest.mark.task(4)
+def test_one_adam_step_matches_the_reference(workers, rng, run_rng, tol):
+    check_adam_steps(workers, rng, run_rng, tol, steps=1)
+
+
+@pytest.mark.task(4)
+def test_three_consecutive_adam_steps_match_the_reference(workers, rng, run_rng, tol):
+    check_adam_steps(workers, rng, run_rng, tol, steps=3)
+
+
+@pytest.mark.task(4)
+def test_train_step_returns_the_updated_running_statistics(workers, rng, run_rng, tol):
+    check_adam_steps(workers, rng, run_rng, tol, steps=1, check_params=False)
 
 
 # --- task 5: training ----------------------------------------------------------------------------

@@ -14,7 +14,10 @@ time in the batch and alone, and how many reference workers each batch grading s
 its reference results came from the store). The sum of the batch's judge times against the
 batch's wall time is how much of `--jobs` the machine gave. The load average is printed with
 each result: on a machine others share, the wall ratio says as much about their load during
-each half as about the batch. Run from the repository root:
+each half as about the batch. With several items, a last row grades them as a take-home: every
+candidate hands in every item, one `grade batch --items a,b` grades all of them, against the
+sum of the items' sequential times above (the same files, seed and device). Run from the
+repository root:
 
     .venv/bin/python benchmarks/batch_grading.py [--items linear_regression_jax,cnn_torch]
                                                  [--jobs 2] [--device cpu]
@@ -66,7 +69,7 @@ def submissions(item_id, folder, stub_text):
     files = []
     for number, text in enumerate(texts):
         path = folder / f"candidate{number}" / f"{item_id}.py"
-        path.parent.mkdir(parents=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         files.append(path)
     return files
@@ -86,21 +89,26 @@ def sequential(item_id, files, device):
     return time.perf_counter() - started, statuses, judges, os.getloadavg()[0]
 
 
-def batch(item_id, folder, results, jobs, device, store):
+def batch(items, folder, results, jobs, device, store):
+    """`grade batch` of `items` (comma-separated); (seconds, load, {item: statuses}, the run's
+    reference reuse, {item: reports}), candidates in name order."""
     environment = dict(os.environ, DLPREP_CACHE=str(store))
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "grader", "batch", str(folder), "--out", str(results),
-         "--items", item_id, "--jobs", str(jobs), "--seed", str(SEED), "--device", device],
+         "--items", items, "--jobs", str(jobs), "--seed", str(SEED), "--device", device],
         capture_output=True, text=True, env=environment)
     seconds, load = time.perf_counter() - started, os.getloadavg()[0]
     if done.returncode not in (0, 1):
         raise SystemExit(f"grade batch failed (exit {done.returncode}): {done.stderr[-2000:]}")
-    reports = [json.loads(path.read_text())["items"][item_id]
+    records = [json.loads(path.read_text())
                for path in sorted((results / "candidates").glob("*.json"))]
+    reports = {item_id: [record["items"][item_id] for record in records]
+               for item_id in items.split(",")}
     run = json.loads((results / "batch.json").read_text())["runs"][-1]
-    return (seconds, load, [report["status"] for report in reports], run["reference_cache"],
-            reports)
+    statuses = {item_id: [report["status"] for report in found]
+                for item_id, found in reports.items()}
+    return seconds, load, statuses, run["reference_cache"], reports
 
 
 def main():
@@ -114,7 +122,7 @@ def main():
     args = parser.parse_args()
     print(f"cores {os.cpu_count()} · device {args.device} · jobs {args.jobs} · seed {SEED}")
     print(f"{'item':<26}{'sequential s':>14}{'batch s':>10}{'ratio':>8}  reference reuse")
-    details = []
+    details, alone_by_item = [], {}
     for item_id in args.items.split(","):
         with tempfile.TemporaryDirectory(prefix="dlprep-bench-") as temporary, \
                 contextlib.ExitStack() as stack:
@@ -124,15 +132,19 @@ def main():
             batch_s, batch_load, batch_statuses, reuse, reports = batch(
                 item_id, base / "submissions", base / "results", args.jobs, args.device,
                 base / "store")
+            reports = reports[item_id]
             sequential_s, sequential_statuses, alone, sequential_load = sequential(
                 item_id, files, args.device)
-            agree = batch_statuses == sequential_statuses
+            agree = batch_statuses[item_id] == sequential_statuses
+            alone_by_item[item_id] = (sequential_s, sequential_statuses)
             print(f"{item_id:<26}{sequential_s:>14.1f}{batch_s:>10.1f}"
                   f"{batch_s / sequential_s:>8.2f}  {reuse['hits']} hits, "
                   f"{reuse['misses']} computed · verdicts agree: {agree}", flush=True)
             print(f"{'  load average at the end':<26}{sequential_load:>14.1f}{batch_load:>10.1f}",
                   flush=True)
             details.append((item_id, batch_s, reports, alone))
+    if len(alone_by_item) > 1:
+        together(list(alone_by_item), alone_by_item, args)
     for item_id, batch_s, reports, alone in details:
         print(f"\n{item_id}: where the time went (judge seconds; workers: reference workers "
               "the batch grading started)")
@@ -147,6 +159,30 @@ def main():
         total = sum(report.get("elapsed_s") or 0 for report in reports)
         print(f"  judges' time in the batch {total:.1f} s over {batch_s:.1f} s of wall time: "
               f"{total / batch_s:.2f} gradings at once on average (--jobs {args.jobs})")
+
+
+
+def together(items, alone_by_item, args):
+    """The take-home as a reviewer meets it: every candidate hands in every item, one batch
+    grades them all, against the items' sequential times measured above in this run."""
+    from grader.bank_stubs import bank_stub
+    from grader.catalog import Bank
+
+    with tempfile.TemporaryDirectory(prefix="dlprep-bench-") as temporary, \
+            contextlib.ExitStack() as stack:
+        base = Path(temporary)
+        for item_id in items:
+            stub = stack.enter_context(bank_stub(Bank(), item_id))
+            submissions(item_id, base / "submissions", stub.path.read_text())
+        batch_s, batch_load, statuses, reuse, _ = batch(
+            ",".join(items), base / "submissions", base / "results", args.jobs, args.device,
+            base / "store")
+    sequential_s = sum(seconds for seconds, _ in alone_by_item.values())
+    agree = all(statuses[item_id] == alone_by_item[item_id][1] for item_id in items)
+    label = f"all {len(items)} items, 1 batch"
+    print(f"{label:<26}{sequential_s:>14.1f}{batch_s:>10.1f}{batch_s / sequential_s:>8.2f}  "
+          f"{reuse['hits']} hits, {reuse['misses']} computed · verdicts agree: {agree}")
+    print(f"{'  load average at the end':<26}{'':>14}{batch_load:>10.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 For each item and repeat, in fresh processes, one after the other:
   floor:   a bare interpreter that imports the framework, imports the reference and runs its
-           work once (the training or stepping the suite asks of it, on data of the suite's
-           size);
+           work once (each function the suite grades, called once as the suite calls it, and
+           the training or stepping the suite asks of it, on data of the suite's size);
   first:   `python -m grader exercise ID --device D --format json --seed S` on the learner's
            own stub, solved (a copy of the reference, in a copy of the bank), with every cache
            of the grader empty (a fresh DLPREP_CACHE, progress folder and XDG_CACHE_HOME for
@@ -55,6 +55,10 @@ reference.mse_loss(reference.predict(params, x), y)
 reference.sgd_step(params, x, y, 0.1)
 jax.block_until_ready(reference.fit(key, x, y))
 """,
+    # The CNN floors call every function the suite grades once, as the suite calls it (JAX: under
+    # jax.jit where the suite jits it, forward also without it), on one batch of 64, then train
+    # and predict: as the linear-regression floors do. Before 2026-12-03 they trained and
+    # predicted only, which left out the programs any grader of these checks must compile.
     "cnn_torch": """
 import numpy as np
 import torch
@@ -62,6 +66,13 @@ from grader.topics.cnn import digits_split, torch_images
 torch.set_num_threads(1)  # as the suite's probes run it
 train_images, train_labels, test_images, test_labels = digits_split()
 torch.manual_seed(0)
+images = torch.as_tensor(torch_images(train_images[:64]), device=DEVICE)
+labels = torch.as_tensor(train_labels[:64], device=DEVICE)
+model = reference.build_model().to(DEVICE)
+model.eval(); reference.forward(model, images)
+model.train(); reference.forward(model, images)
+reference.loss_and_grads(model, images, labels)
+reference.train_step(reference.make_optimizer(model, 1e-3), model, images, labels)
 model = reference.train(torch.as_tensor(torch_images(train_images), device=DEVICE),
                         torch.as_tensor(train_labels, device=DEVICE))
 reference.predict(model, torch.as_tensor(torch_images(test_images), device=DEVICE)).cpu()
@@ -71,7 +82,18 @@ import numpy as np
 import jax
 from grader.topics.cnn import digits_split, jax_images
 train_images, train_labels, test_images, test_labels = digits_split()
-trained = reference.train(jax.random.key(0), jax.device_put(jax_images(train_images)),
+key = jax.random.key(0)
+images = jax.device_put(jax_images(train_images[:64]))
+labels = jax.device_put(train_labels[:64].astype(np.int32))
+params, state = jax.jit(reference.build_model)(key)
+forward = jax.jit(reference.forward, static_argnums=3)
+jax.block_until_ready((forward(params, state, images, False), forward(params, state, images, True),
+                       reference.forward(params, state, images, True),
+                       jax.jit(reference.loss_and_grads)(params, state, images, labels)))
+optimizer = reference.make_optimizer(1e-3)
+jax.block_until_ready(reference.train_step(optimizer, params, state, optimizer.init(params),
+                                           images, labels))
+trained = reference.train(key, jax.device_put(jax_images(train_images)),
                           jax.device_put(train_labels.astype(np.int32)))
 trained = trained if isinstance(trained, tuple) else (trained,)  # (params, state) with BatchNorm
 np.asarray(reference.predict(*trained, jax.device_put(jax_images(test_images))))

@@ -90,6 +90,13 @@ def pick_batch_size(rng, run_rng):
     return int(rng.choice(draw_batch_sizes(run_rng)[1:]))
 
 
+def draw_run_steps(run_rng):
+    """(batch size, learning rate) of every Adam step a run checks: the run's largest batch and
+    one learning rate, so that the JAX twin's train step compiles once per run."""
+    batch = draw_batch_sizes(run_rng)[2]
+    return batch, draw_learning_rate(run_rng)
+
+
 def draw_images(rng, batch):
     """Random images (batch, 8, 8), float32 in [0, 1]; the twins add the channel axis."""
     return rng.uniform(0.0, 1.0, size=(batch, 8, 8)).astype(np.float32)

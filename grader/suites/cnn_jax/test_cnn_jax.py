@@ -41,7 +41,7 @@ from grader.topics.cnn import (
     draw_batch_sizes,
     draw_images,
     draw_labels,
-    draw_learning_rate,
+    draw_run_steps,
     draw_weights,
     expect_adam_weights_close,
     expect_arrays_close,
@@ -85,11 +85,9 @@ def forward_in_mode(workers, rng, batch, train):
 
 def check_adam_steps(workers, rng, run_rng, tol, steps, check_params=True):
     params, state = to_jax_layout(draw_weights(rng))
-    # the run's batch size and learning rate: every Adam check of the run steps one compiled
-    # program (the probe keeps one optimizer per learning rate)
-    batch = draw_batch_sizes(run_rng)[2]
+    # every Adam check of the run steps one compiled program (one optimizer per learning rate)
+    batch, learning_rate = draw_run_steps(run_rng)
     batches = [draw_batch(rng, batch) for _ in range(steps)]
-    learning_rate = draw_learning_rate(run_rng)
     want, got = workers.both("adam_steps", params=params, state=state, batches=batches,
                              learning_rate=learning_rate)
     call = (f"train_step(optimizer, params, state, opt_state, images, labels) with "
@@ -241,11 +239,10 @@ def test_loss_gradients_and_state_match_the_reference(workers, rng, run_rng, tol
 @pytest.mark.task(4)
 def test_train_step_is_jit_compiled_once_and_reused(workers, rng, run_rng):
     params, state = to_jax_layout(draw_weights(rng))
-    # the run's batch size and learning rate, as the Adam checks after it: the optimizer this
-    # check builds, and its compiled step, serve them
-    batch = draw_batch_sizes(run_rng)[2]
+    # the Adam checks' batch size and learning rate: the optimizer this check builds, and its
+    # compiled step, serve them
+    batch, learning_rate = draw_run_steps(run_rng)
     batches = [draw_batch(rng, batch) for _ in range(4)]
-    learning_rate = draw_learning_rate(run_rng)
     want, got = workers.both("step_compilations", params=params, state=state, batches=batches,
                              learning_rate=learning_rate)
     if not want["jitted"] or not want["compilations"][0] or any(want["compilations"][1:]):

@@ -40,7 +40,7 @@ from grader.topics.cnn import (
     draw_batch_sizes,
     draw_images,
     draw_labels,
-    draw_learning_rate,
+    draw_run_steps,
     draw_weights,
     describe_load_mismatch,
     expect_adam_weights_close,
@@ -82,11 +82,8 @@ def forward_in_mode(workers, rng, batch, train):
 
 def check_adam_steps(workers, rng, run_rng, tol, steps):
     weights = draw_weights(rng)
-    # the run's batch size and learning rate, as in the JAX twin (where every Adam check of the
-    # run then steps one compiled program)
-    batch = draw_batch_sizes(run_rng)[2]
+    batch, learning_rate = draw_run_steps(run_rng)  # the run's, as in the JAX twin
     batches = [draw_batch(rng, batch) for _ in range(steps)]
-    learning_rate = draw_learning_rate(run_rng)
     want, got = workers.both("adam_steps", weights=weights, batches=batches,
                              learning_rate=learning_rate)
     call = (f"train_step(optimizer, model, images, labels) with "

@@ -7,7 +7,6 @@ imports no framework; it never runs learner code itself.
 """
 
 import contextlib
-import copy
 import dataclasses
 import hashlib
 import io
@@ -184,7 +183,6 @@ class CheckWorkers:
     def __init__(self, session, timing):
         self.session = session
         self.timing = timing
-        self.answers = {}  # a reference pass's reference results of this check, by store key
 
     def note(self, text):
         """Say how the check passed (shown under a passed check; a failure's message wins)."""
@@ -217,14 +215,12 @@ class CheckWorkers:
                 cache.put(probe, inputs, ready, value, seconds)
         self.timing.reference_s[probe] = seconds
         self.timing.reference_form[probe] = form_of(value)
-        if self.session.reference_pass and cache and ready:
-            self.answers[cache.key(probe, inputs, ready)] = copy.deepcopy(value)
         return value
 
     def learner(self, probe, **inputs):
         session = self.session
-        if session.reference_pass:
-            return self.mirrored(probe, inputs)
+        if session.reference_pass:  # the learner is the reference: its result, stored once
+            return self.reference(probe, **inputs)
         reference_s = self.timing.reference_s.get(probe)
         limit_s = session.bounded(session.limits.for_reference(reference_s)
                                   if reference_s is not None else session.limits.cap_s, probe)
@@ -253,17 +249,6 @@ class CheckWorkers:
         raise LearnerFault(verdicts.ERROR if reply["op"] == "internal" else verdicts.CRASHED,
                            "the check could not run your code: "
                            f"{str(reply.get('message', 'the worker answered out of turn'))[:500]}")
-
-    def mirrored(self, probe, inputs):
-        """A reference pass's learner call: the reference's result of the same call, made just
-        before (a `both`). A learner call the reference did not make (the Q-learning checks'
-        extra trainings) ends the check: its result would be the learner's own in a grading,
-        and what follows it mostly takes that result as input, which no candidate shares."""
-        key = self.session.reference_cache.key(probe, inputs, self.session.reference_ready)
-        if key is None or key not in self.answers:
-            raise LearnerFault(verdicts.ERROR, f"a reference pass stops at `{probe}`, a call "
-                                               "the reference did not make")
-        return copy.deepcopy(self.answers[key])
 
     def both(self, probe, **inputs):
         """(reference result, learner result) of the same probe on the same inputs."""
@@ -475,9 +460,9 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
 
     `reference_pass` (a folder), with a `reference_cache`, grades nothing: it runs the checks
     that no other pass sharing the folder has claimed (see `claim`), with the reference
-    answering the learner's calls it has just made itself (see `CheckWorkers.mirrored`), so
-    that the store holds the reference's results before `grade batch` grades any candidate
-    (`target` should be the reference file; no learner worker starts).
+    answering for the learner too, so that the store holds the reference's results before
+    `grade batch` grades any candidate (`target` should be the reference file; no learner
+    worker starts).
     """
     item = bank.item(item_id)
     if item.kind == "theory":
@@ -605,8 +590,8 @@ def claim(folder, nodeid):
     name = hashlib.sha256(nodeid.encode()).hexdigest()[:32]
     try:
         descriptor = os.open(Path(folder) / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except (FileExistsError, FileNotFoundError):  # claimed, or the batch is stopping (it
-        return False  # removes the folder)
+    except FileExistsError:
+        return False
     os.close(descriptor)
     return True
 

@@ -10,13 +10,11 @@ What cannot be read is a per-candidate error; the batch goes on.
 Each grading is its own judge process, `python -m grader exercise ... --mode assessment`, in a
 pool of `--jobs`: the judge's end-of-run sweep of its workers is per process, so no grading
 touches another's. The judges share the reference's results through grader/cache.py:
-reference passes (`grade exercise --reference-pass`: the reference alone; an item's passes
-share its checks, each taking the next one no other has taken) compute them first, and no
+reference passes (`grade exercise --reference-pass`: the reference alone; the jobs share an
+item's checks, each pass taking the next one no other has taken) compute them first, and no
 candidate's grading starts before every pass ends, so no candidate's code runs while the
-reference's times are measured; the candidates' judges read them back (where a pass failed,
-its item's first candidate computes them, alone among its item's gradings). The similarity
-check reads only the submissions, so it runs beside the candidates' judges at the lowest
-priority. Every
+reference's times are measured; the candidates' judges read them back. The similarity check
+reads only the submissions, so it runs beside the judges, at the lowest priority. Every
 finished grading is written at once to
 `RESULTS/candidates/<candidate>.json`; `RESULTS/batch.json` holds the batch's seed, device,
 bank digest and a record of every run, so the same command, run again, grades only what is
@@ -538,8 +536,8 @@ class Batch:
                 for index in range(shards) for item_id in items]
 
     def run_pass(self, reference_pass):
-        """Run one reference pass; its summary for batch.json, with an `error` where it failed
-        (its item's first candidate then computes what it did not store: see `run`)."""
+        """Run one reference pass; its summary for batch.json (a failed pass only costs time:
+        the candidates' judges then compute what it did not store)."""
         started = time.perf_counter()
         outcome = self.grade_one(Job(None, reference_pass.timeout_s),
                                  self.pass_command(reference_pass, "{output}"))
@@ -549,8 +547,6 @@ class Batch:
         if outcome.report is not None:
             summary["checks"] = len(outcome.report.get("checks") or [])
             summary["reference_cache"] = outcome.report.get("reference_cache")
-            if outcome.report.get("internal_error"):
-                summary["error"] = str(outcome.report["internal_error"])[:1500]
         else:
             summary["error"] = outcome.error
         return summary
@@ -628,13 +624,11 @@ class Batch:
                                      "error": outcome.error})
         write_json(self._record_path(submission.candidate), self._ordered(record))
 
-    def run(self, jobs, count=None, after_passes=None):
+    def run(self, jobs, count=None):
         """Grade `jobs`, `count` at a time; returns this run's summary (a dict). The reference
         passes run first, and no candidate's grading starts before all of them end: no
         candidate's code runs while the reference's times, which set every candidate's limits,
-        are measured. Where an item's pass failed, its first candidate computes what the
-        store lacks, as the only grading of its item at that time (its times may then be
-        measured beside another item's candidate). `after_passes()` is called once they end."""
+        are measured."""
         count = count or self.options.jobs or default_jobs()
         progress = Progress(len(jobs), self.stream)
         run = {"started": _now(), "jobs": count, "graded": 0, "failed": 0, "judge_errors": 0,
@@ -657,22 +651,13 @@ class Batch:
                         shutil.rmtree(folder, ignore_errors=True)
                 run["reference_passes"].sort(key=lambda entry: (str(entry.get("item")),
                                                                 str(entry.get("shard"))))
-                for entry in run["reference_passes"]:
-                    self._count_store(run, entry.get("reference_cache"))
-            if after_passes is not None:
-                after_passes()
-            failed = {entry["item"] for entry in run.get("reference_passes", [])
-                      if "error" in entry}
-            primed = {job.submission.item_id for job in jobs} - failed
 
             def graded(outcome):
-                primed.add(outcome.job.submission.item_id)
                 self.record(outcome)
                 self._count(run, outcome)
                 progress.update(run["graded"] + run["judge_errors"], run["failed"])
 
-            self._pool(executor, count, jobs, self.grade_one, graded,
-                       pick=lambda pending, running: _next_job(pending, primed, running))
+            self._pool(executor, count, jobs, self.grade_one, graded)
         except BaseException:
             self.stop_all()
             executor.shutdown(wait=True, cancel_futures=True)
@@ -686,22 +671,16 @@ class Batch:
         return run
 
     @staticmethod
-    def _pool(executor, count, tasks, function, done, pick=None):
-        """`function(task)` for every task, `count` at a time; `done(result)` for each as it
-        ends (in this thread). `pick(pending, running tasks)` takes the next task out of
-        `pending` (None: none may start yet); by default the first."""
-        pending, running = collections.deque(tasks), {}
-        pick = pick or (lambda waiting, _: waiting.popleft())
+    def _pool(executor, count, tasks, function, done):
+        """`function(task)` for every task, `count` at a time, in order; `done(result)` for
+        each as it ends (in this thread)."""
+        pending, running = collections.deque(tasks), set()
         while pending or running:
             while len(running) < count and pending:
-                task = pick(pending, list(running.values()))
-                if task is None:
-                    break
-                running[executor.submit(function, task)] = task
-            finished, _ = concurrent.futures.wait(
+                running.add(executor.submit(function, pending.popleft()))
+            finished, running = concurrent.futures.wait(
                 running, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in finished:
-                del running[future]
                 done(future.result())
 
     @staticmethod
@@ -713,27 +692,9 @@ class Batch:
         run["graded"] += 1
         if outcome.report.get("status") != "passed":
             run["failed"] += 1
-        Batch._count_store(run, outcome.report.get("reference_cache"))
-
-    @staticmethod
-    def _count_store(run, stats):
-        """A judge's store counts (hits, results computed, workers started) into the run's."""
-        for key, value in (stats or {}).items():
+        for key, value in (outcome.report.get("reference_cache") or {}).items():
             if isinstance(value, int) and not isinstance(value, bool):  # counts, summed
                 run["reference_cache"][key] = run["reference_cache"].get(key, 0) + value
-
-
-def _next_job(pending, primed, running):
-    """The first pending job whose item's results are stored, or whose item no running
-    grading is computing (an item whose reference pass failed: its first grading computes
-    them alone among its item's, and the others then read them)."""
-    running_items = {job.submission.item_id for job in running}
-    for index, job in enumerate(pending):
-        item_id = job.submission.item_id
-        if item_id in primed or item_id not in running_items:
-            del pending[index]
-            return job
-    return None
 
 
 def _interleave(jobs):
@@ -820,26 +781,20 @@ def _clock(seconds):
 
 
 class EarlySimilarity:
-    """grader.assessment.similarity.write_all in a process of its own, started once the
-    reference passes end: it reads only the submissions `prepare` copied, so it need not wait
-    for the gradings, and at the lowest priority it takes mostly the CPU the judges leave (a
-    judge starting, a batch's last grading alone) instead of adding its seconds after the last
-    grading. The judges run in sessions of their own, so where the kernel groups a session's
-    processes for scheduling (autogroup), nice acts only within a group: the process gets its
-    own session, and its group the lowest priority."""
+    """grader.assessment.similarity.write_all in a process of its own, started while the judges
+    run: it reads only the submissions `prepare` copied, so it need not wait for the gradings,
+    and at the lowest priority it takes only the CPU the judges leave (a judge starting, a
+    batch's last grading alone) instead of adding its seconds after the last grading."""
 
     def __init__(self, results):
         self.stderr = tempfile.TemporaryFile()  # not a pipe: it would fill and stall the check
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-m", "grader.assessment.batch", "similarity",
              str(Path(results).absolute())],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr,
-            start_new_session=True)  # out of the terminal's group: stop() ends it
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr)
         try:
             os.setpriority(os.PRIO_PROCESS, self.process.pid, 19)
-            with open(f"/proc/{self.process.pid}/autogroup", "w", encoding="ascii") as group:
-                group.write("19")
-        except OSError:  # it ended already, or this system has no autogroup: nice alone
+        except OSError:  # it ended already, or this system refuses: it runs as it is
             pass
 
     def outcome(self):
@@ -856,7 +811,6 @@ class EarlySimilarity:
         return status, value
 
     def stop(self):
-        """End the process if it still runs (an interrupted batch); safe to call again."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.communicate()

@@ -527,14 +527,3 @@ def test_a_reference_pass_fills_the_store_and_records_no_progress_for_the_learne
         "a pass alone should claim every check it ran")
     assert not (tmp_path / "progress.json").exists(), (
         "a reference pass recorded progress, as if the learner had passed the item")
-
-
-def test_a_similarity_process_that_fails_says_why_and_is_a_problem_not_a_crash(tmp_path):
-    from grader.assessment.batch import EarlySimilarity, write_reports
-
-    (tmp_path / "results").write_text("a file where the results folder should be\n")
-    early = EarlySimilarity(tmp_path / "results")
-    written, problems, _ = write_reports(tmp_path / "results", early)
-    assert any(problem.startswith("similarity:") and "results" in problem
-               for problem in problems), (
-        f"write_reports with a similarity process that failed gave problems {problems}")

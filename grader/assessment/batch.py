@@ -787,11 +787,10 @@ class EarlySimilarity:
     batch's last grading alone) instead of adding its seconds after the last grading."""
 
     def __init__(self, results):
-        self.stderr = tempfile.TemporaryFile()  # not a pipe: it would fill and stall the check
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-m", "grader.assessment.batch", "similarity",
              str(Path(results).absolute())],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr)
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             os.setpriority(os.PRIO_PROCESS, self.process.pid, 19)
         except OSError:  # it ended already, or this system refuses: it runs as it is
@@ -799,22 +798,18 @@ class EarlySimilarity:
 
     def outcome(self):
         """("done", outputs), ("missing", message) or ("failed", message), once it ends."""
-        stdout, _ = self.process.communicate()
+        stdout, stderr = self.process.communicate()
         try:
             status, value = json.loads(stdout.decode("utf-8").strip().splitlines()[-1])
         except (ValueError, TypeError, IndexError):
-            self.stderr.seek(0)
-            tail = self.stderr.read().decode("utf-8", "replace").strip()[-1000:]
+            tail = stderr.decode("utf-8", "replace").strip()[-1000:]
             return "failed", f"exit {self.process.returncode}: {tail or 'no message'}"
-        finally:
-            self.stderr.close()
         return status, value
 
     def stop(self):
         if self.process.poll() is None:
             self.process.kill()
             self.process.communicate()
-        self.stderr.close()
 
 
 def similarity_outcome(results):

@@ -63,9 +63,9 @@ def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_san
     store = _reference_store(reference_cache)
     bank = load_bank()
     item = find_item(bank, item_id)
+    own_file = is_own_stub(bank, item.id, path)  # progress is recorded for it alone
     if reference_pass:
         path = _reference_pass_file(bank, item, path, store, reference_pass)
-    own_file = is_own_stub(bank, item.id, path)  # progress is recorded for it alone
     path = readable_file(str(bank.stub_file(item.id)) if path is None else path)
     writable_output(output, path)
     caches = {"reference_cache": store, "reference_pass": reference_pass or None}

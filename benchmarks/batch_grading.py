@@ -21,17 +21,13 @@ sum of the items' sequential times above (the same files, seed and device). Run 
 repository root:
 
     .venv/bin/python benchmarks/batch_grading.py [--items linear_regression_jax,cnn_torch]
-                                                 [--jobs 2] [--device cpu] [--repeat 3]
-
-With `--repeat N` each item is measured N times (batch, then sequential, in turn) and the
-median ratio printed: on this machine one run's halves differ by a fifth from run to run.
+                                                 [--jobs 2] [--device cpu]
 """
 
 import argparse
 import contextlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -118,27 +114,37 @@ def batch(items, folder, results, jobs, device, store):
 
 
 def main():
+    from grader.bank_stubs import bank_stub
+    from grader.catalog import Bank
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", default="linear_regression_jax,cnn_torch")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="measure each item this many times, and print the median ratio")
     args = parser.parse_args()
     print(f"cores {os.cpu_count()} · device {args.device} · jobs {args.jobs} · seed {SEED}")
     print(f"{'item':<26}{'sequential s':>14}{'batch s':>10}{'ratio':>8}  reference reuse")
     details, alone_by_item = [], {}
     for item_id in args.items.split(","):
-        ratios = []
-        for _ in range(args.repeat):  # batch then sequential, in turn: each meets the load
-            # of the moment beside the other
-            details_row, alone_row = measure(item_id, args)
-            ratios.append(details_row[1] / alone_row[0])
-        if args.repeat > 1:
-            print(f"{'  median ratio':<26}{'':>24}{statistics.median(ratios):>8.2f}  of "
-                  f"{', '.join(f'{ratio:.2f}' for ratio in ratios)}", flush=True)
-        details.append(details_row)
-        alone_by_item[item_id] = alone_row
+        with tempfile.TemporaryDirectory(prefix="dlprep-bench-") as temporary, \
+                contextlib.ExitStack() as stack:
+            base = Path(temporary)
+            stub = stack.enter_context(bank_stub(Bank(), item_id))
+            files = submissions(item_id, base / "submissions", stub.path.read_text())
+            batch_s, batch_load, batch_statuses, reuse, reports = batch(
+                item_id, base / "submissions", base / "results", args.jobs, args.device,
+                base / "store")
+            reports = reports[item_id]
+            sequential_s, sequential_statuses, alone, sequential_load = sequential(
+                item_id, files, args.device)
+            agree = batch_statuses[item_id] == sequential_statuses
+            alone_by_item[item_id] = (sequential_s, sequential_statuses)
+            print(f"{item_id:<26}{sequential_s:>14.1f}{batch_s:>10.1f}"
+                  f"{batch_s / sequential_s:>8.2f}  {reused(reuse)} · verdicts agree: {agree}",
+                  flush=True)
+            print(f"{'  load average at the end':<26}{sequential_load:>14.1f}{batch_load:>10.1f}",
+                  flush=True)
+            details.append((item_id, batch_s, reports, alone))
     if len(alone_by_item) > 1:
         together(list(alone_by_item), alone_by_item, args)
     for item_id, batch_s, reports, alone in details:
@@ -156,31 +162,6 @@ def main():
         print(f"  judges' time in the batch {total:.1f} s over {batch_s:.1f} s of wall time: "
               f"{total / batch_s:.2f} gradings at once on average (--jobs {args.jobs})")
 
-
-
-def measure(item_id, args):
-    """One batch of the item's 8 submissions, then the same 8 one after another; prints the
-    row; (details, (sequential seconds, statuses)) for the tables that follow."""
-    from grader.bank_stubs import bank_stub
-    from grader.catalog import Bank
-
-    with tempfile.TemporaryDirectory(prefix="dlprep-bench-") as temporary, \
-            contextlib.ExitStack() as stack:
-        base = Path(temporary)
-        stub = stack.enter_context(bank_stub(Bank(), item_id))
-        files = submissions(item_id, base / "submissions", stub.path.read_text())
-        batch_s, batch_load, batch_statuses, reuse, reports = batch(
-            item_id, base / "submissions", base / "results", args.jobs, args.device,
-            base / "store")
-        sequential_s, sequential_statuses, alone, sequential_load = sequential(
-            item_id, files, args.device)
-    agree = batch_statuses[item_id] == sequential_statuses
-    print(f"{item_id:<26}{sequential_s:>14.1f}{batch_s:>10.1f}"
-          f"{batch_s / sequential_s:>8.2f}  {reused(reuse)} · verdicts agree: {agree}",
-          flush=True)
-    print(f"{'  load average at the end':<26}{sequential_load:>14.1f}{batch_load:>10.1f}",
-          flush=True)
-    return (item_id, batch_s, reports[item_id], alone), (sequential_s, sequential_statuses)
 
 
 def reused(reuse):

@@ -8,9 +8,7 @@ imports no framework; it never runs learner code itself.
 
 import contextlib
 import dataclasses
-import hashlib
 import io
-import os
 import secrets
 import time
 import zlib
@@ -312,12 +310,11 @@ class SuitePlugin:
         self.results.append(self._result(item))
         self.session.on_call("check", self.results[-1].title, self.results[-1].status)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_protocol(self, item):
-        """A reference pass runs the checks no other pass of its item has claimed."""
-        if self.session.reference_pass and not claim(self.session.reference_pass, item.nodeid):
-            return True  # another pass runs it: nothing to do or report here
-        return None
+    def pytest_collection_modifyitems(self, items):
+        """A reference pass runs its share of the checks: every count-th, from index."""
+        if self.session.reference_pass:
+            index, count = self.session.reference_pass
+            items[:] = items[index::count]
 
     def pytest_collection_finish(self, session):
         self.session.start_clock(len(session.items))
@@ -394,7 +391,7 @@ class Session:
         self.reference_cache = None  # a grader.cache.Binding, in a batch
         self.reference_ready = None  # the reference worker's ready message (maybe from it)
         self.overall_limit_s = None
-        self.reference_pass = None  # a folder of claims: fill a batch's store, grade nothing
+        self.reference_pass = None  # (index, count): fill a batch's store, nothing graded
 
     def bounded(self, limit_s, probe):
         """`limit_s`, shortened to what is left of the grading's overall limit."""
@@ -458,11 +455,10 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
     `grader.cache.self_study_caches`). A theory item's answers file is graded
     against its key by grader/theory/: nothing of the learner's runs, so no workers start.
 
-    `reference_pass` (a folder), with a `reference_cache`, grades nothing: it runs the checks
-    that no other pass sharing the folder has claimed (see `claim`), with the reference
-    answering for the learner too, so that the store holds the reference's results before
-    `grade batch` grades any candidate (`target` should be the reference file; no learner
-    worker starts).
+    `reference_pass` (index, count), with a `reference_cache`, grades nothing: it runs every
+    count-th check from index with the reference answering for the learner too, so that the
+    store holds the reference's results before `grade batch` grades any candidate (`target`
+    should be the reference file; no learner worker starts).
     """
     item = bank.item(item_id)
     if item.kind == "theory":
@@ -576,24 +572,9 @@ def _run(session, bank, report):
     if outcome == pytest.ExitCode.INTERRUPTED:
         raise KeyboardInterrupt  # pytest swallowed it: a half-run suite must not read as passed
     report.checks = plugin.results
-    ran_none = not plugin.results and not session.reference_pass  # (a pass may find every
-    # check claimed by the item's other passes)
-    if plugin.problems or ran_none:
+    if plugin.problems or not plugin.results:
         report.internal_error = "; ".join(plugin.problems) or (
             "the suite ran no check:\n" + log.getvalue()[-2000:])
-
-
-def claim(folder, nodeid):
-    """Whether this process is the first to claim the check `nodeid` in `folder`: passes of an
-    item sharing a folder take its checks one at a time, in order, so that a pass whose checks
-    were quick takes more of them, whatever each one costs."""
-    name = hashlib.sha256(nodeid.encode()).hexdigest()[:32]
-    try:
-        descriptor = os.open(Path(folder) / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    os.close(descriptor)
-    return True
 
 
 def _pytest_args(suite_dir):

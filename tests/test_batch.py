@@ -178,13 +178,8 @@ def test_reference_passes_compute_the_reference_results_and_no_candidate_grading
     assert passes and [entry["shard"] for entry in passes] == ["1/2", "2/2"], (
         f"a batch of one item with --jobs 2 ran the reference passes {passes}, expected "
         "two shards")
-    assert all("error" not in entry for entry in passes), f"a pass failed: {passes}"
-    checks = len(candidate(results, "alice")["items"][ITEM]["checks"])
-    assert sum(entry["checks"] for entry in passes) == checks, (
-        f"the passes ran {[entry['checks'] for entry in passes]} checks, expected the "
-        f"suite's {checks} once each")
-    assert sum(entry["reference_cache"]["misses"] for entry in passes) > 0, (
-        f"the passes computed none of the reference's results: {passes}")
+    assert all("error" not in entry and entry["reference_cache"]["misses"] for entry in passes), (
+        f"every pass should compute part of the reference's results: {passes}")
     assert all(stats["misses"] == 0 and stats["hits"] > 0 for stats in caches.values()), (
         f"after the passes every candidate's reference call should hit the store: {caches}")
     assert all(stats["reference_workers"] == 0 for stats in caches.values()), (
@@ -210,7 +205,7 @@ def test_no_candidate_grading_starts_before_every_reference_pass_has_ended(tmp_p
         with lock:
             events.append(("end", kind, name))
 
-    passes = [ReferencePass(ITEM, index, 2, 60, tmp_path / "claims") for index in range(2)]
+    passes = [ReferencePass(ITEM, index, 2, 60) for index in range(2)]
     monkeypatch.setattr(runner, "reference_passes", lambda jobs, count: passes)
     monkeypatch.setattr(runner, "run_pass", lambda shard: works(
         "pass", shard.index, 0.2 + 0.4 * shard.index) or {"shard": shard.index})
@@ -226,10 +221,9 @@ def test_no_candidate_grading_starts_before_every_reference_pass_has_ended(tmp_p
     assert events[:2] == [("start", "pass", 0), ("start", "pass", 1)], (
         f"the two passes should run at once with --jobs 2: {events}")
     assert run["graded"] == 4 and run["reference_passes"] == [{"shard": 0}, {"shard": 1}], run
-    assert not (tmp_path / "claims").exists(), "the passes' claims were left behind"
 
 
-def test_reference_passes_share_the_checks_over_the_jobs_for_code_items_only(tmp_path):
+def test_reference_passes_split_the_checks_over_the_jobs_for_code_items_only(tmp_path):
     from grader.assessment.batch import Batch, Job, Options, Submission
     from grader.catalog import Bank
 
@@ -248,8 +242,6 @@ def test_reference_passes_share_the_checks_over_the_jobs_for_code_items_only(tmp
     assert shards(ITEM, "cnn_torch") == [(ITEM, 0, 1), ("cnn_torch", 0, 1)]
     assert shards(ITEM, "cnn_torch", count=4) == [
         (ITEM, 0, 2), ("cnn_torch", 0, 2), (ITEM, 1, 2), ("cnn_torch", 1, 2)]
-    folders = {shard.claims for shard in runner.reference_passes([jobs[ITEM]], 2)}
-    assert len(folders) == 1, f"the passes of one item must share their claims: {folders}"
     assert shards(theory) == [], "a theory item has no reference to run"
     runner.unsandboxed = True
     assert shards(ITEM) == [], "an unsandboxed batch has no store to fill"
@@ -262,11 +254,11 @@ def test_a_reference_pass_without_its_store_or_with_a_file_is_a_usage_error(tmp_
     from grader.cli import cli
 
     store = [] if extra == [] else ["--reference-cache", str(tmp_path / "store")]
-    result = CliRunner().invoke(cli, ["exercise", ITEM, "--reference-pass", str(tmp_path),
+    result = CliRunner().invoke(cli, ["exercise", ITEM, "--reference-pass", "0", "2",
                                       *store, *extra])
     assert result.exit_code == 2, (
-        f"grade exercise --reference-pass {tmp_path} {store + extra} exited "
-        f"{result.exit_code}: {result.output}")
+        f"grade exercise --reference-pass 0 2 {store + extra} exited {result.exit_code}: "
+        f"{result.output}")
     assert "--reference-pass" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "store").exists()
 
@@ -450,25 +442,13 @@ def test_a_batch_without_copydetect_says_the_similarity_check_did_not_run_and_is
         tmp_path, monkeypatch):
     """The extra `similarity` is optional: a batch without it names the install and exits as
     its gradings say (here 1: a submission that cannot be read), never as an internal error."""
-    from grader.assessment import batch as batch_module
     from grader.assessment import similarity
 
     def missing():
         raise similarity.MissingExtra(f"similarity checks need the optional extra copydetect "
                                       f"(No module named 'copydetect'): run `{similarity.INSTALL}`")
 
-    class InThisProcess:  # the check runs here, where copydetect is patched away
-        def __init__(self, results):
-            self.results = results
-
-        def outcome(self):
-            return tuple(batch_module.similarity_outcome(self.results))
-
-        def stop(self):
-            pass
-
     monkeypatch.setattr(similarity, "_copydetect", missing)
-    monkeypatch.setattr(batch_module, "EarlySimilarity", InThisProcess)
     (tmp_path / "submissions" / "frank").mkdir(parents=True)
     (tmp_path / "submissions" / "frank" / f"{ITEM}.py").write_bytes(b"x = '\xe9t\xe9'\n")
     code, output = run_batch(tmp_path / "submissions", tmp_path / "results")
@@ -476,31 +456,3 @@ def test_a_batch_without_copydetect_says_the_similarity_check_did_not_run_and_is
     assert "similarity check did not run" in output and similarity.INSTALL in output, output
     assert "internal error" not in output, output
     assert (tmp_path / "results" / "summary.csv").exists(), output
-
-
-def test_the_similarity_check_runs_beside_the_judges_at_the_lowest_priority(tmp_path):
-    pytest.importorskip("copydetect")
-    from grader.assessment.batch import EarlySimilarity
-
-    for name in ("alice", "bob"):
-        (tmp_path / ".unpacked" / name).mkdir(parents=True)
-        shutil.copy(REFERENCE, tmp_path / ".unpacked" / name / f"{ITEM}.py")
-    early = EarlySimilarity(tmp_path)
-    priority = os.getpriority(os.PRIO_PROCESS, early.process.pid)  # it lives a second at least
-    status, outputs = early.outcome()
-    assert priority == 19, f"the similarity process ran at nice {priority}, expected 19"
-    assert status == "done" and str(tmp_path / "similarity.json") in outputs, (status, outputs)
-    flagged = json.loads((tmp_path / "similarity.json").read_text())["flagged"]
-    assert any({row["a"], row["b"]} == {"alice", "bob"} for row in flagged), (
-        f"two copies of the reference were not flagged as a pair: {flagged}")
-
-
-def test_a_check_is_claimed_by_the_first_pass_that_asks_and_only_by_it(tmp_path):
-    from grader.judge import claim
-
-    first = claim(tmp_path, "test_x.py::test_one")
-    again = claim(tmp_path, "test_x.py::test_one")
-    other = claim(tmp_path, "test_x.py::test_two")
-    assert (first, again, other) == (True, False, True), (
-        f"claim(test_one) twice, then claim(test_two) gave {(first, again, other)}, expected "
-        "(True, False, True)")

@@ -10,12 +10,10 @@ What cannot be read is a per-candidate error; the batch goes on.
 Each grading is its own judge process, `python -m grader exercise ... --mode assessment`, in a
 pool of `--jobs`: the judge's end-of-run sweep of its workers is per process, so no grading
 touches another's. The judges share the reference's results through grader/cache.py:
-reference passes (`grade exercise --reference-pass`: the reference alone; the jobs share an
-item's checks, each pass taking the next one no other has taken) compute them first, and no
-candidate's grading starts before every pass ends, so no candidate's code runs while the
-reference's times are measured; the candidates' judges read them back. The similarity check
-reads only the submissions, so it runs beside the judges, at the lowest priority. Every
-finished grading is written at once to
+reference passes (`grade exercise --reference-pass`: the reference alone, the checks split
+over the jobs) compute them first, and no candidate's grading starts before every pass ends,
+so no candidate's code runs while the reference's times are measured; the candidates' judges
+read them back. Every finished grading is written at once to
 `RESULTS/candidates/<candidate>.json`; `RESULTS/batch.json` holds the batch's seed, device,
 bank digest and a record of every run, so the same command, run again, grades only what is
 missing or changed.
@@ -363,15 +361,13 @@ class Job:
 
 @dataclasses.dataclass
 class ReferencePass:
-    """One of `count` judges that run an item's checks on the reference alone, each taking the
-    next check no other has claimed in `claims`, to fill the batch's store before any
-    candidate's code runs (`grade exercise --reference-pass CLAIMS`)."""
+    """Every `count`-th check of an item from `index`, run on the reference alone to fill the
+    batch's store before any candidate's code runs (`grade exercise --reference-pass`)."""
 
     item_id: str
     index: int
     count: int
     timeout_s: float
-    claims: Path = None
 
 
 @dataclasses.dataclass
@@ -512,7 +508,7 @@ class Batch:
 
     def pass_command(self, reference_pass, output):
         command = [sys.executable, "-I", "-m", "grader", "exercise", reference_pass.item_id,
-                   "--reference-pass", str(reference_pass.claims),
+                   "--reference-pass", str(reference_pass.index), str(reference_pass.count),
                    "--format", "json", "--output", str(output),
                    "--seed", str(self.state["seed"]), "--device", self.options.device,
                    "--mode", "assessment", "--require-sandbox",
@@ -522,8 +518,7 @@ class Batch:
         return command
 
     def reference_passes(self, jobs, count=None):
-        """The passes that fill the store for `jobs` first: `count` over the items, those of
-        an item sharing a folder of claims (made by `run`)."""
+        """The passes that fill the store for `jobs` first: `count` shards over the items."""
         if self.unsandboxed:
             return []  # no store: every judge runs its own reference
         count = count or self.options.jobs or default_jobs()
@@ -531,8 +526,7 @@ class Batch:
                  if self.bank.item(item_id).kind != "theory"
                  and any(job.submission.item_id == item_id for job in jobs)]
         shards = max(1, count // len(items)) if items else 0
-        claims = {item_id: self.results / ".tmp" / f"claims-{item_id}" for item_id in items}
-        return [ReferencePass(item_id, index, shards, self._timeout_s(item_id), claims[item_id])
+        return [ReferencePass(item_id, index, shards, self._timeout_s(item_id))
                 for index in range(shards) for item_id in items]
 
     def run_pass(self, reference_pass):
@@ -545,7 +539,6 @@ class Batch:
                    "shard": f"{reference_pass.index + 1}/{reference_pass.count}",
                    "seconds": round(time.perf_counter() - started, 2)}
         if outcome.report is not None:
-            summary["checks"] = len(outcome.report.get("checks") or [])
             summary["reference_cache"] = outcome.report.get("reference_cache")
         else:
             summary["error"] = outcome.error
@@ -640,15 +633,8 @@ class Batch:
             passes = self.reference_passes(jobs, count)
             if passes:
                 run["reference_passes"] = []
-                for folder in {reference_pass.claims for reference_pass in passes}:
-                    shutil.rmtree(folder, ignore_errors=True)  # a stopped run's claims
-                    folder.mkdir(parents=True)
-                try:
-                    self._pool(executor, count, passes, self.run_pass,
-                               run["reference_passes"].append)
-                finally:
-                    for folder in {reference_pass.claims for reference_pass in passes}:
-                        shutil.rmtree(folder, ignore_errors=True)
+                self._pool(executor, count, passes, self.run_pass,
+                           run["reference_passes"].append)
                 run["reference_passes"].sort(key=lambda entry: (str(entry.get("item")),
                                                                 str(entry.get("shard"))))
 
@@ -780,57 +766,11 @@ def _clock(seconds):
 # --- after the gradings --------------------------------------------------------------------
 
 
-class EarlySimilarity:
-    """grader.assessment.similarity.write_all in a process of its own, started while the judges
-    run: it reads only the submissions `prepare` copied, so it need not wait for the gradings,
-    and at the lowest priority it takes only the CPU the judges leave (a judge starting, a
-    batch's last grading alone) instead of adding its seconds after the last grading."""
-
-    def __init__(self, results):
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", "-m", "grader.assessment.batch", "similarity",
-             str(Path(results).absolute())],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            os.setpriority(os.PRIO_PROCESS, self.process.pid, 19)
-        except OSError:  # it ended already, or this system refuses: it runs as it is
-            pass
-
-    def outcome(self):
-        """("done", outputs), ("missing", message) or ("failed", message), once it ends."""
-        stdout, stderr = self.process.communicate()
-        try:
-            status, value = json.loads(stdout.decode("utf-8").strip().splitlines()[-1])
-        except (ValueError, TypeError, IndexError):
-            tail = stderr.decode("utf-8", "replace").strip()[-1000:]
-            return "failed", f"exit {self.process.returncode}: {tail or 'no message'}"
-        return status, value
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.communicate()
-
-
-def similarity_outcome(results):
-    """similarity.write_all over RESULTS as [status, value]: ["done", outputs], ["missing",
-    message] (the optional extra is not installed) or ["failed", message]."""
-    from grader.assessment import similarity
-
-    try:
-        return ["done", [str(path) for path in similarity.write_all(Path(results))]]
-    except similarity.MissingExtra as exc:
-        return ["missing", str(exc)]
-    except Exception as exc:  # said by write_reports, as if it ran there
-        return ["failed", f"{type(exc).__name__}: {exc}"]
-
-
-def write_reports(results, early=None):
+def write_reports(results):
     """Similarity (grader.assessment.similarity) and the reports (grader.assessment.reports),
     where those modules exist; returns (outputs written, problems, notes). A note is a check
     that did not run because its optional extra is not installed (the batch is complete
-    without it); a problem is a fault. `early`, an EarlySimilarity started for the same
-    RESULTS, gives the similarity check's outcome (waited for here)."""
+    without it); a problem is a fault."""
     written, problems, notes = [], [], []
     try:
         from grader.assessment import similarity
@@ -846,14 +786,7 @@ def write_reports(results, early=None):
         if function is None:
             continue
         try:
-            if name == "similarity" and early is not None:
-                status, outputs = early.outcome()
-                if status == "missing":
-                    raise similarity.MissingExtra(outputs)
-                if status == "failed":
-                    raise RuntimeError(outputs)
-            else:
-                outputs = function(Path(results))
+            outputs = function(Path(results))
         except missing_extra as exc:
             notes.append(f"the {name} check did not run: {exc}")
             continue
@@ -862,10 +795,3 @@ def write_reports(results, early=None):
             continue
         written += [str(path) for path in outputs or []]
     return written, problems, notes
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["similarity"] and len(sys.argv) == 3:
-        print(json.dumps(similarity_outcome(sys.argv[2])))  # what EarlySimilarity reads
-    else:
-        raise SystemExit("usage: python -m grader.assessment.batch similarity RESULTS")

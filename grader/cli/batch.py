@@ -58,7 +58,6 @@ def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind
         UNSANDBOXED,
         Batch,
         BatchError,
-        EarlySimilarity,
         Options,
         write_reports,
     )
@@ -93,7 +92,6 @@ def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind
     known = sum(len(record["items"]) for record in runner.records.values())
     echo(f"{len(runner.candidates)} candidates, {len(jobs_to_run)} submissions to grade "
          f"({known} graded before) · {seed_note} · device {device}", err=True)
-    early = EarlySimilarity(results)  # reads the submissions only: runs beside the judges
     try:
         if scheduler:
             try:
@@ -107,13 +105,10 @@ def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind
                               echo=lambda text: echo(text, err=True))
         else:
             run = runner.run(jobs_to_run)
-    except BaseException as exc:
-        early.stop()
-        if isinstance(exc, KeyboardInterrupt):
-            raise Interrupted("interrupted: the finished gradings are kept in "
-                              f"{results}; run the same command to grade the rest.") from None
-        raise
-    written, problems, notes = write_reports(results, early)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: the finished gradings are kept in "
+                          f"{results}; run the same command to grade the rest.") from None
+    written, problems, notes = write_reports(results)
     cache = run["reference_cache"]
     workers = (f", {cache['reference_workers']} reference workers started"
                if "reference_workers" in cache else "")

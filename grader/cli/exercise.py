@@ -45,11 +45,10 @@ Examples:
 @click.option("--reference-cache", "reference_cache", type=click.Path(file_okay=False),
               hidden=True, help="The reference results store `grade batch` shares between its "
                                 "judges (grader/cache.py).")
-@click.option("--reference-pass", "reference_pass", type=click.Path(file_okay=False,
-              exists=True), hidden=True,
-              help="CLAIMS: grade nothing; fill --reference-cache with the reference's results "
-                   "of the checks no other pass sharing the folder CLAIMS has claimed (what "
-                   "`grade batch` runs before its candidates).")
+@click.option("--reference-pass", "reference_pass", type=click.IntRange(0), nargs=2,
+              hidden=True, help="INDEX COUNT: grade nothing; fill --reference-cache with the "
+                                "reference's results of every COUNT-th check from INDEX "
+                                "(what `grade batch` runs before its candidates).")
 def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_sandbox, mode,
              reference_cache, reference_pass):
     """Grade your solution of exercise ID against its hidden checks."""
@@ -83,9 +82,10 @@ def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_san
 
 
 def _reference_pass_file(bank, item, path, store, reference_pass):
-    if store is None or path is not None or item.kind == "theory":
-        raise click.UsageError("--reference-pass CLAIMS takes a code item, --reference-cache "
-                               "and no --file")
+    index, count = reference_pass
+    if store is None or path is not None or item.kind == "theory" or not index < count:
+        raise click.UsageError("--reference-pass INDEX COUNT takes a code item, "
+                               "--reference-cache, no --file, and INDEX below COUNT")
     return str(bank.solution_file(item.id))
 
 

@@ -9,8 +9,7 @@ For each item, 8 submissions: 3 correct (the reference, and two copies with a co
               empty reference store of its own (DLPREP_CACHE in a temporary folder),
 
 with the same seed and device, and the script prints both wall times, their ratio and the
-batch's reference reuse (the candidates' store hits and results computed, then what the
-reference passes computed before them, and each pass's seconds), then where the time went: per submission, the judge's own elapsed
+batch's reference reuse, then where the time went: per submission, the judge's own elapsed
 time in the batch and alone, and how many reference workers each batch grading started (0: all
 its reference results came from the store). The sum of the batch's judge times against the
 batch's wall time is how much of `--jobs` the machine gave. The load average is printed with
@@ -109,8 +108,7 @@ def batch(items, folder, results, jobs, device, store):
     run = json.loads((results / "batch.json").read_text())["runs"][-1]
     statuses = {item_id: [report["status"] for report in found]
                 for item_id, found in reports.items()}
-    reuse = dict(run["reference_cache"], passes=run.get("reference_passes") or [])
-    return seconds, load, statuses, reuse, reports
+    return seconds, load, statuses, run["reference_cache"], reports
 
 
 def main():
@@ -140,8 +138,8 @@ def main():
             agree = batch_statuses[item_id] == sequential_statuses
             alone_by_item[item_id] = (sequential_s, sequential_statuses)
             print(f"{item_id:<26}{sequential_s:>14.1f}{batch_s:>10.1f}"
-                  f"{batch_s / sequential_s:>8.2f}  {reused(reuse)} · verdicts agree: {agree}",
-                  flush=True)
+                  f"{batch_s / sequential_s:>8.2f}  {reuse['hits']} hits, "
+                  f"{reuse['misses']} computed · verdicts agree: {agree}", flush=True)
             print(f"{'  load average at the end':<26}{sequential_load:>14.1f}{batch_load:>10.1f}",
                   flush=True)
             details.append((item_id, batch_s, reports, alone))
@@ -164,16 +162,6 @@ def main():
 
 
 
-def reused(reuse):
-    """The candidates' store hits and results computed, then the reference passes' share."""
-    passes = reuse["passes"]
-    computed = sum((entry.get("reference_cache") or {}).get("misses", 0) for entry in passes)
-    shards = ", ".join(f"{entry['item']} {entry['shard']} {entry['seconds']:.1f} s"
-                       for entry in passes)
-    return (f"{reuse['hits']} hits, {reuse['misses']} computed by candidates; passes: "
-            f"{computed} computed ({shards or 'none'})")
-
-
 def together(items, alone_by_item, args):
     """The take-home as a reviewer meets it: every candidate hands in every item, one batch
     grades them all, against the items' sequential times measured above in this run."""
@@ -193,7 +181,7 @@ def together(items, alone_by_item, args):
     agree = all(statuses[item_id] == alone_by_item[item_id][1] for item_id in items)
     label = f"all {len(items)} items, 1 batch"
     print(f"{label:<26}{sequential_s:>14.1f}{batch_s:>10.1f}{batch_s / sequential_s:>8.2f}  "
-          f"{reused(reuse)} · verdicts agree: {agree}")
+          f"{reuse['hits']} hits, {reuse['misses']} computed · verdicts agree: {agree}")
     print(f"{'  load average at the end':<26}{'':>14}{batch_load:>10.1f}", flush=True)
 
 

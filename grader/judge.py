@@ -217,8 +217,6 @@ class CheckWorkers:
 
     def learner(self, probe, **inputs):
         session = self.session
-        if session.reference_pass:  # the learner is the reference: its result, stored once
-            return self.reference(probe, **inputs)
         reference_s = self.timing.reference_s.get(probe)
         limit_s = session.bounded(session.limits.for_reference(reference_s)
                                   if reference_s is not None else session.limits.cap_s, probe)
@@ -310,12 +308,6 @@ class SuitePlugin:
         self.results.append(self._result(item))
         self.session.on_call("check", self.results[-1].title, self.results[-1].status)
 
-    def pytest_collection_modifyitems(self, items):
-        """A reference pass runs its share of the checks: every count-th, from index."""
-        if self.session.reference_pass:
-            index, count = self.session.reference_pass
-            items[:] = items[index::count]
-
     def pytest_collection_finish(self, session):
         self.session.start_clock(len(session.items))
 
@@ -391,7 +383,6 @@ class Session:
         self.reference_cache = None  # a grader.cache.Binding, in a batch
         self.reference_ready = None  # the reference worker's ready message (maybe from it)
         self.overall_limit_s = None
-        self.reference_pass = None  # (index, count): fill a batch's store, nothing graded
 
     def bounded(self, limit_s, probe):
         """`limit_s`, shortened to what is left of the grading's overall limit."""
@@ -437,8 +428,7 @@ class Session:
 
 
 def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox_kind=None,
-          require_sandbox=False, reference_cache=None, learner_cache_dir=None,
-          reference_pass=None):
+          require_sandbox=False, reference_cache=None, learner_cache_dir=None):
     """Grade `target` (a path) against the item's hidden suite; returns a Report.
 
     `sandbox_kind` (auto, bwrap, none; default $DLPREP_SANDBOX or auto) says what workers run
@@ -454,11 +444,6 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
     used. `learner_cache_dir` is the learner's own compilation cache (self-study only: see
     `grader.cache.self_study_caches`). A theory item's answers file is graded
     against its key by grader/theory/: nothing of the learner's runs, so no workers start.
-
-    `reference_pass` (index, count), with a `reference_cache`, grades nothing: it runs every
-    count-th check from index with the reference answering for the learner too, so that the
-    store holds the reference's results before `grade batch` grades any candidate (`target`
-    should be the reference file; no learner worker starts).
     """
     item = bank.item(item_id)
     if item.kind == "theory":
@@ -493,11 +478,6 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
                       reference_compile_dir=binding and binding.compile_dir(device),
                       learner_compile_dir=learner_cache_dir)
     session.reference_cache = binding
-    if reference_pass is not None:
-        if binding is None:
-            report.usage_error = "a reference pass needs a sandboxed reference store"
-            return report
-        session.reference_pass = reference_pass
     remove_stale_workdirs()
     subreaper = become_subreaper()
     children_before = own_children()  # a test process's own children are never swept
@@ -525,9 +505,7 @@ def _run(session, bank, report):
               if session.reference_cache else None)
     if stored is None:  # else the reference worker starts at the first call the store misses
         session.reference.start()
-    if session.reference_pass:
-        pass  # no learner worker: the reference answers for it
-    elif stored is not None or not session.reference_cache:
+    if stored is not None or not session.reference_cache:
         session.learner.start()  # loads beside the reference; else once the reference is
         # ready, so that nothing the learner's file runs at import inflates the reference's
         # load time a store keeps for later gradings
@@ -559,8 +537,7 @@ def _run(session, bank, report):
     report.versions = reference_ready["versions"]
     session.on_call("device", f"{session.device} ({report.device_name})", None)
     session.on_call("phase", "loading your file", None)
-    if not session.reference_pass:
-        session.learner.await_ready(session.load_limit_s)
+    session.learner.await_ready(session.load_limit_s)
     report.memory = session.learner.memory_note or session.reference.memory_note
     if session.learner.load_failure:
         report.load_error = with_advice(session.learner.load_failure[1])

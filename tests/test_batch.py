@@ -12,8 +12,6 @@ import io
 import json
 import os
 import shutil
-import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -169,98 +167,19 @@ def test_a_zip_slip_member_is_never_written_outside_the_unpacked_folder(batch):
 
 
 @needs_sandbox
-def test_reference_passes_compute_the_reference_results_and_no_candidate_grading_does(batch):
+def test_the_reference_runs_once_and_later_candidates_reuse_its_results(batch):
     _, results, _, _ = batch
     caches = {name: candidate(results, name)["items"][ITEM]["reference_cache"]
               for name in ("alice", "bob", "carol", "dave")}
-    run = batch_record(results)["runs"][0]
-    passes = run.get("reference_passes")
-    assert passes and [entry["shard"] for entry in passes] == ["1/2", "2/2"], (
-        f"a batch of one item with --jobs 2 ran the reference passes {passes}, expected "
-        "two shards")
-    assert all("error" not in entry and entry["reference_cache"]["misses"] for entry in passes), (
-        f"every pass should compute part of the reference's results: {passes}")
-    assert all(stats["misses"] == 0 and stats["hits"] > 0 for stats in caches.values()), (
-        f"after the passes every candidate's reference call should hit the store: {caches}")
-    assert all(stats["reference_workers"] == 0 for stats in caches.values()), (
+    computing = [name for name, stats in caches.items() if stats["misses"]]
+    assert len(computing) == 1, caches  # the first grading computes, the others wait and read
+    assert all(caches[name]["hits"] > 0 for name in caches if name not in computing), caches
+    assert all(caches[name]["reference_workers"] == 0 for name in caches
+               if not caches[name]["misses"]), (
         f"a grading whose every reference call hit the store still started a reference "
         f"worker: {caches}")
+    run = batch_record(results)["runs"][0]
     assert run["reference_cache"]["hits"] == sum(stats["hits"] for stats in caches.values())
-
-
-def test_no_candidate_grading_starts_before_every_reference_pass_has_ended(tmp_path,
-                                                                          monkeypatch):
-    from grader.assessment.batch import Batch, Job, Options, Outcome, ReferencePass
-    from grader.catalog import Bank
-
-    runner = Batch(Bank(), Options(tmp_path / "submissions", tmp_path / "results", jobs=2),
-                   stream=io.StringIO())
-    runner.state, runner.results = {"runs": []}, tmp_path
-    events, lock = [], threading.Lock()
-
-    def works(kind, name, seconds):
-        with lock:
-            events.append(("start", kind, name))
-        time.sleep(seconds)
-        with lock:
-            events.append(("end", kind, name))
-
-    passes = [ReferencePass(ITEM, index, 2, 60) for index in range(2)]
-    monkeypatch.setattr(runner, "reference_passes", lambda jobs, count: passes)
-    monkeypatch.setattr(runner, "run_pass", lambda shard: works(
-        "pass", shard.index, 0.2 + 0.4 * shard.index) or {"shard": shard.index})
-    monkeypatch.setattr(runner, "grade_one", lambda job: works("grading", job.submission, 0.05)
-                        or Outcome(job, report={"status": "passed"}))
-    monkeypatch.setattr(runner, "record", lambda outcome: None)
-    run = runner.run([Job(f"candidate{number}", 60) for number in range(4)])
-    last_pass_end = max(index for index, event in enumerate(events)
-                        if event[:2] == ("end", "pass"))
-    first_grading = min(index for index, event in enumerate(events) if event[1] == "grading")
-    assert last_pass_end < first_grading, (
-        f"a candidate's grading started while a reference pass ran: {events}")
-    assert events[:2] == [("start", "pass", 0), ("start", "pass", 1)], (
-        f"the two passes should run at once with --jobs 2: {events}")
-    assert run["graded"] == 4 and run["reference_passes"] == [{"shard": 0}, {"shard": 1}], run
-
-
-def test_reference_passes_split_the_checks_over_the_jobs_for_code_items_only(tmp_path):
-    from grader.assessment.batch import Batch, Job, Options, Submission
-    from grader.catalog import Bank
-
-    bank = Bank()
-    theory = next(item_id for item_id in bank.items if bank.item(item_id).kind == "theory")
-    runner = Batch(bank, Options(tmp_path / "s", tmp_path / "r", jobs=2))
-    runner.order = [ITEM, "cnn_torch", theory]
-    jobs = {item_id: Job(Submission("alice", item_id, tmp_path / item_id, "0"), 60)
-            for item_id in runner.order}
-
-    def shards(*item_ids, count=2):
-        return [(shard.item_id, shard.index, shard.count)
-                for shard in runner.reference_passes([jobs[i] for i in item_ids], count)]
-
-    assert shards(ITEM) == [(ITEM, 0, 2), (ITEM, 1, 2)]
-    assert shards(ITEM, "cnn_torch") == [(ITEM, 0, 1), ("cnn_torch", 0, 1)]
-    assert shards(ITEM, "cnn_torch", count=4) == [
-        (ITEM, 0, 2), ("cnn_torch", 0, 2), (ITEM, 1, 2), ("cnn_torch", 1, 2)]
-    assert shards(theory) == [], "a theory item has no reference to run"
-    runner.unsandboxed = True
-    assert shards(ITEM) == [], "an unsandboxed batch has no store to fill"
-
-
-@pytest.mark.parametrize("extra", [["--file", str(REFERENCE)], []], ids=["a file", "no store"])
-def test_a_reference_pass_without_its_store_or_with_a_file_is_a_usage_error(tmp_path, extra):
-    from click.testing import CliRunner
-
-    from grader.cli import cli
-
-    store = [] if extra == [] else ["--reference-cache", str(tmp_path / "store")]
-    result = CliRunner().invoke(cli, ["exercise", ITEM, "--reference-pass", "0", "2",
-                                      *store, *extra])
-    assert result.exit_code == 2, (
-        f"grade exercise --reference-pass 0 2 {store + extra} exited {result.exit_code}: "
-        f"{result.output}")
-    assert "--reference-pass" in result.output and "Traceback" not in result.output
-    assert not (tmp_path / "store").exists()
 
 
 def test_running_the_same_command_again_grades_nothing(batch):

@@ -9,11 +9,9 @@ What cannot be read is a per-candidate error; the batch goes on.
 
 Each grading is its own judge process, `python -m grader exercise ... --mode assessment`, in a
 pool of `--jobs`: the judge's end-of-run sweep of its workers is per process, so no grading
-touches another's. The judges share the reference's results through grader/cache.py:
-reference passes (`grade exercise --reference-pass`: the reference alone, the checks split
-over the jobs) compute them first, and no candidate's grading starts before every pass ends,
-so no candidate's code runs while the reference's times are measured; the candidates' judges
-read them back. Every finished grading is written at once to
+touches another's. The judges share the reference's results through grader/cache.py (the
+first grading of an item computes them; the others of that item wait for it when there is
+other work to do, then read them). Every finished grading is written at once to
 `RESULTS/candidates/<candidate>.json`; `RESULTS/batch.json` holds the batch's seed, device,
 bank digest and a record of every run, so the same command, run again, grades only what is
 missing or changed.
@@ -360,17 +358,6 @@ class Job:
 
 
 @dataclasses.dataclass
-class ReferencePass:
-    """Every `count`-th check of an item from `index`, run on the reference alone to fill the
-    batch's store before any candidate's code runs (`grade exercise --reference-pass`)."""
-
-    item_id: str
-    index: int
-    count: int
-    timeout_s: float
-
-
-@dataclasses.dataclass
 class Outcome:
     job: Job
     report: dict = None
@@ -506,45 +493,7 @@ class Batch:
             command += ["--sandbox", options.sandbox_kind]
         return command + ["--require-sandbox", "--reference-cache", str(self.cache_dir())]
 
-    def pass_command(self, reference_pass, output):
-        command = [sys.executable, "-I", "-m", "grader", "exercise", reference_pass.item_id,
-                   "--reference-pass", str(reference_pass.index), str(reference_pass.count),
-                   "--format", "json", "--output", str(output),
-                   "--seed", str(self.state["seed"]), "--device", self.options.device,
-                   "--mode", "assessment", "--require-sandbox",
-                   "--reference-cache", str(self.cache_dir())]
-        if self.options.sandbox_kind:
-            command += ["--sandbox", self.options.sandbox_kind]
-        return command
-
-    def reference_passes(self, jobs, count=None):
-        """The passes that fill the store for `jobs` first: `count` shards over the items."""
-        if self.unsandboxed:
-            return []  # no store: every judge runs its own reference
-        count = count or self.options.jobs or default_jobs()
-        items = [item_id for item_id in self.order
-                 if self.bank.item(item_id).kind != "theory"
-                 and any(job.submission.item_id == item_id for job in jobs)]
-        shards = max(1, count // len(items)) if items else 0
-        return [ReferencePass(item_id, index, shards, self._timeout_s(item_id))
-                for index in range(shards) for item_id in items]
-
-    def run_pass(self, reference_pass):
-        """Run one reference pass; its summary for batch.json (a failed pass only costs time:
-        the candidates' judges then compute what it did not store)."""
-        started = time.perf_counter()
-        outcome = self.grade_one(Job(None, reference_pass.timeout_s),
-                                 self.pass_command(reference_pass, "{output}"))
-        summary = {"item": reference_pass.item_id,
-                   "shard": f"{reference_pass.index + 1}/{reference_pass.count}",
-                   "seconds": round(time.perf_counter() - started, 2)}
-        if outcome.report is not None:
-            summary["reference_cache"] = outcome.report.get("reference_cache")
-        else:
-            summary["error"] = outcome.error
-        return summary
-
-    def grade_one(self, job, template=None):
+    def grade_one(self, job):
         """Run one judge process; an Outcome with its JSON report, or with an error."""
         submission = job.submission
         descriptor, output = tempfile.mkstemp(prefix="report-", suffix=".json",
@@ -555,10 +504,8 @@ class Batch:
             with self.lock:
                 if self.stopping.is_set():
                     return Outcome(job, error="not graded: the batch was stopped")
-                command = (self.command(submission, output) if template is None else
-                           [str(output) if part == "{output}" else part for part in template])
                 process = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL,
+                    self.command(submission, output), stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     cwd=self.results / ".unpacked", start_new_session=True)
                 self.running[id(process)] = process
@@ -618,32 +565,34 @@ class Batch:
         write_json(self._record_path(submission.candidate), self._ordered(record))
 
     def run(self, jobs, count=None):
-        """Grade `jobs`, `count` at a time; returns this run's summary (a dict). The reference
-        passes run first, and no candidate's grading starts before all of them end: no
-        candidate's code runs while the reference's times, which set every candidate's limits,
-        are measured."""
+        """Grade `jobs`, `count` at a time; returns this run's summary (a dict)."""
         count = count or self.options.jobs or default_jobs()
         progress = Progress(len(jobs), self.stream)
         run = {"started": _now(), "jobs": count, "graded": 0, "failed": 0, "judge_errors": 0,
                "reference_cache": {"hits": 0, "misses": 0, "rejected": 0, "rescaled": 0}}
         self.state["runs"].append(run)
+        pending = collections.deque(jobs)
+        primed = set() if not self.unsandboxed else {job.submission.item_id for job in jobs}
+        running = {}
         executor = concurrent.futures.ThreadPoolExecutor(max_workers=count)
         progress.start()
         try:
-            passes = self.reference_passes(jobs, count)
-            if passes:
-                run["reference_passes"] = []
-                self._pool(executor, count, passes, self.run_pass,
-                           run["reference_passes"].append)
-                run["reference_passes"].sort(key=lambda entry: (str(entry.get("item")),
-                                                                str(entry.get("shard"))))
-
-            def graded(outcome):
-                self.record(outcome)
-                self._count(run, outcome)
-                progress.update(run["graded"] + run["judge_errors"], run["failed"])
-
-            self._pool(executor, count, jobs, self.grade_one, graded)
+            while pending or running:
+                while len(running) < count and pending:
+                    job = _next_job(pending, primed, {j.submission.item_id
+                                                      for j in running.values()})
+                    if job is None:
+                        break  # the item's first grading is computing the reference's results
+                    running[executor.submit(self.grade_one, job)] = job
+                done, _ = concurrent.futures.wait(
+                    running, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    outcome = future.result()
+                    primed.add(job.submission.item_id)
+                    self.record(outcome)
+                    self._count(run, outcome)
+                    progress.update(run["graded"] + run["judge_errors"], run["failed"])
         except BaseException:
             self.stop_all()
             executor.shutdown(wait=True, cancel_futures=True)
@@ -655,19 +604,6 @@ class Batch:
             write_json(self.results / "batch.json", self.state)
         executor.shutdown(wait=True)
         return run
-
-    @staticmethod
-    def _pool(executor, count, tasks, function, done):
-        """`function(task)` for every task, `count` at a time, in order; `done(result)` for
-        each as it ends (in this thread)."""
-        pending, running = collections.deque(tasks), set()
-        while pending or running:
-            while len(running) < count and pending:
-                running.add(executor.submit(function, pending.popleft()))
-            finished, running = concurrent.futures.wait(
-                running, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED)
-            for future in finished:
-                done(future.result())
 
     @staticmethod
     def _count(run, outcome):
@@ -683,9 +619,21 @@ class Batch:
                 run["reference_cache"][key] = run["reference_cache"].get(key, 0) + value
 
 
+def _next_job(pending, primed, running_items):
+    """The first pending job whose item's reference results are ready or being made by no one
+    (so the first grading of an item computes them, and the others read them)."""
+    for index, job in enumerate(pending):
+        item_id = job.submission.item_id
+        if item_id in primed or item_id not in running_items:
+            del pending[index]
+            return job
+    return None
+
+
 def _interleave(jobs):
-    """Jobs ordered item by item in turn, so that gradings at once are of different items
-    (whose workers load different frameworks and programs)."""
+    """Jobs ordered item by item in turn, so that the first gradings are of different items.
+    (An item's first grading computes the reference's results its submission reaches: a stub
+    stops early and leaves the rest to later gradings, which may then compute some twice.)"""
     by_item = collections.OrderedDict()
     for job in jobs:
         by_item.setdefault(job.submission.item_id, []).append(job)

@@ -45,12 +45,8 @@ Examples:
 @click.option("--reference-cache", "reference_cache", type=click.Path(file_okay=False),
               hidden=True, help="The reference results store `grade batch` shares between its "
                                 "judges (grader/cache.py).")
-@click.option("--reference-pass", "reference_pass", type=click.IntRange(0), nargs=2,
-              hidden=True, help="INDEX COUNT: grade nothing; fill --reference-cache with the "
-                                "reference's results of every COUNT-th check from INDEX "
-                                "(what `grade batch` runs before its candidates).")
 def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_sandbox, mode,
-             reference_cache, reference_pass):
+             reference_cache):
     """Grade your solution of exercise ID against its hidden checks."""
     from grader import progress
     from grader.cli.elapsed import graded
@@ -63,11 +59,9 @@ def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_san
     bank = load_bank()
     item = find_item(bank, item_id)
     own_file = is_own_stub(bank, item.id, path)  # progress is recorded for it alone
-    if reference_pass:
-        path = _reference_pass_file(bank, item, path, store, reference_pass)
     path = readable_file(str(bank.stub_file(item.id)) if path is None else path)
     writable_output(output, path)
-    caches = {"reference_cache": store, "reference_pass": reference_pass or None}
+    caches = {"reference_cache": store}
     if store is None and not assessment:  # self-study: the user's caches (grader/cache.py)
         from grader.cache import self_study_caches
 
@@ -79,14 +73,6 @@ def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_san
     if own_file and report.status != "error" and not assessment:
         progress.record(bank, report)
     raise SystemExit(int(report.exit_code))
-
-
-def _reference_pass_file(bank, item, path, store, reference_pass):
-    index, count = reference_pass
-    if store is None or path is not None or item.kind == "theory" or not index < count:
-        raise click.UsageError("--reference-pass INDEX COUNT takes a code item, "
-                               "--reference-cache, no --file, and INDEX below COUNT")
-    return str(bank.solution_file(item.id))
 
 
 def _reference_store(folder):

@@ -31,6 +31,13 @@ EXPORT_LIMIT_S = 10  # for a learner's worker to send its compiled programs back
 # A judge killed between an export's renames leaves a .new-/.old- folder beside the cache; an
 # export takes seconds, so one this old is a leftover and the next export removes it
 STALE_EXPORT_S = 3600
+# One torch intra-op thread per worker, and OpenMP threads that sleep while they wait. A grading
+# runs the learner's and the reference's workers at once, and a batch several gradings: with a
+# thread per core in each, spinning OpenMP threads took the cores from each other, and 500 tiny
+# SGD steps that take 0.2 s alone took 1.5-4.3 s with two or three such processes on 2 cores
+# (0.15-0.4 s with one thread). Both sides run alike, so the time limits stay fair. JAX's own
+# thread pool is not OpenMP's and did not slow down that way.
+GRADING_THREADS = 1
 
 
 @dataclasses.dataclass
@@ -107,7 +114,8 @@ class WorkerProcess:
         self.reply_fd, reply_write = os.pipe()
         package_root = str(Path(__file__).resolve().parent.parent)
         spec, choice = self.spec, self.spec.sandbox
-        env = choice.environment(worker_environment(spec.device, package_root, spec.cpu_devices))
+        env = choice.environment(worker_environment(spec.device, package_root, spec.cpu_devices,
+                                                    threads=GRADING_THREADS))
         target, probes = str(spec.target), str(spec.probes)
         compile_cache, compile_seed = self._compile_cache(), None
         argv = [sys.executable] + sandbox.interpreter_flags() + [
@@ -442,11 +450,13 @@ def _swap_in(fresh, folder):
     return True
 
 
-def worker_environment(device, package_root, cpu_devices=None):
+def worker_environment(device, package_root, cpu_devices=None, threads=None):
     """The environment of a worker: our package importable, the device chosen before import.
 
     `cpu_devices` (an item's catalog field) makes XLA split the host into that many devices,
-    so that JAX code can shard over several devices on a machine without GPUs.
+    so that JAX code can shard over several devices on a machine without GPUs. `threads` sets
+    the OpenMP, MKL and OpenBLAS thread counts (torch's intra-op pool and numpy's BLAS) and
+    makes OpenMP's idle threads sleep instead of spinning.
     """
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("PYTHON", "DLPREP_"))}
@@ -462,4 +472,8 @@ def worker_environment(device, package_root, cpu_devices=None):
         name = "--xla_force_host_platform_device_count"
         kept = [part for part in env.get("XLA_FLAGS", "").split() if not part.startswith(name)]
         env["XLA_FLAGS"] = " ".join(kept + [f"{name}={cpu_devices}"])
+    if threads:
+        for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env[key] = str(threads)
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     return env

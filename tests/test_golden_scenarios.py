@@ -72,6 +72,27 @@ def test_an_exception_shows_the_learners_frames_only(grade_json, learner_file):
     assert not os.path.isabs(message.splitlines()[1].split(",")[0].strip()), message
 
 
+def test_the_learners_torch_runs_one_thread_that_sleeps_while_it_waits(grade_json, learner_file,
+                                                                      only_checks):
+    # Two gradings at once, each with a worker per side and an OpenMP thread per core spinning
+    # while it waited, made the reference's own 500-step fit time out at random on 2 cores.
+    only_checks("loss_is_a_zero_dimensional_tensor")
+    path = learner_file(ITEM, extra=textwrap.dedent("""
+        import os
+
+        def mse_loss(predictions, targets):
+            raise RuntimeError(f"threads={torch.get_num_threads()} "
+                               f"wait={os.environ.get('OMP_WAIT_POLICY')}")
+    """))
+    code, report = grade_json(ITEM, "--file", path)
+    messages = [check["message"] for check in report["checks"]]
+    assert code == 1 and any("RuntimeError: threads=" in m for m in messages), (
+        f"exit {code}; expected the learner's mse_loss to raise its settings; got {messages}")
+    assert any("threads=1 wait=PASSIVE" in m for m in messages), (
+        f"mse_loss in the learner's worker saw {messages}; expected torch.get_num_threads() == 1 "
+        f"and OMP_WAIT_POLICY=PASSIVE")
+
+
 def without_the_sandbox(monkeypatch):
     """Grade as with `--sandbox none`: these scenarios prove the layers that hold without the
     sandbox (process groups, cgroups, the orphan sweep, the judge's signal handling); in the

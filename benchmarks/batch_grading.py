@@ -9,7 +9,8 @@ For each item, 8 submissions: 3 correct (the reference, and two copies with a co
               empty reference store of its own (DLPREP_CACHE in a temporary folder),
 
 with the same seed and device, and the script prints both wall times, their ratio and the
-batch's reference reuse, then where the time went: per submission, the judge's own elapsed
+batch's reference reuse (the candidates' store hits and results computed, then what the
+reference passes computed before them, and each pass's seconds), then where the time went: per submission, the judge's own elapsed
 time in the batch and alone, and how many reference workers each batch grading started (0: all
 its reference results came from the store). The sum of the batch's judge times against the
 batch's wall time is how much of `--jobs` the machine gave. The load average is printed with
@@ -20,13 +21,17 @@ sum of the items' sequential times above (the same files, seed and device). Run 
 repository root:
 
     .venv/bin/python benchmarks/batch_grading.py [--items linear_regression_jax,cnn_torch]
-                                                 [--jobs 2] [--device cpu]
+                                                 [--jobs 2] [--device cpu] [--repeat 3]
+
+With `--repeat N` each item is measured N times (batch, then sequential, in turn) and the
+median ratio printed: on this machine one run's halves differ by a fifth from run to run.
 """
 
 import argparse
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,41 +113,32 @@ def batch(items, folder, results, jobs, device, store):
     run = json.loads((results / "batch.json").read_text())["runs"][-1]
     statuses = {item_id: [report["status"] for report in found]
                 for item_id, found in reports.items()}
-    return seconds, load, statuses, run["reference_cache"], reports
+    reuse = dict(run["reference_cache"], passes=run.get("reference_passes") or [])
+    return seconds, load, statuses, reuse, reports
 
 
 def main():
-    from grader.bank_stubs import bank_stub
-    from grader.catalog import Bank
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", default="linear_regression_jax,cnn_torch")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure each item this many times, and print the median ratio")
     args = parser.parse_args()
     print(f"cores {os.cpu_count()} · device {args.device} · jobs {args.jobs} · seed {SEED}")
     print(f"{'item':<26}{'sequential s':>14}{'batch s':>10}{'ratio':>8}  reference reuse")
     details, alone_by_item = [], {}
     for item_id in args.items.split(","):
-        with tempfile.TemporaryDirectory(prefix="dlprep-bench-") as temporary, \
-                contextlib.ExitStack() as stack:
-            base = Path(temporary)
-            stub = stack.enter_context(bank_stub(Bank(), item_id))
-            files = submissions(item_id, base / "submissions", stub.path.read_text())
-            batch_s, batch_load, batch_statuses, reuse, reports = batch(
-                item_id, base / "submissions", base / "results", args.jobs, args.device,
-                base / "store")
-            reports = reports[item_id]
-            sequential_s, sequential_statuses, alone, sequential_load = sequential(
-                item_id, files, args.device)
-            agree = batch_statuses[item_id] == sequential_statuses
-            alone_by_item[item_id] = (sequential_s, sequential_statuses)
-            print(f"{item_id:<26}{sequential_s:>14.1f}{batch_s:>10.1f}"
-                  f"{batch_s / sequential_s:>8.2f}  {reuse['hits']} hits, "
-                  f"{reuse['misses']} computed · verdicts agree: {agree}", flush=True)
-            print(f"{'  load average at the end':<26}{sequential_load:>14.1f}{batch_load:>10.1f}",
-                  flush=True)
-            details.append((item_id, batch_s, reports, alone))
+        ratios = []
+        for _ in range(args.repeat):  # batch then sequential, in turn: each meets the load
+            # of the moment beside the other
+            details_row, alone_row = measure(item_id, args)
+            ratios.append(details_row[1] / alone_row[0])
+        if args.repeat > 1:
+            print(f"{'  median ratio':<26}{'':>24}{statistics.median(ratios):>8.2f}  of "
+                  f"{', '.join(f'{ratio:.2f}' for ratio in ratios)}", flush=True)
+        details.append(details_row)
+        alone_by_item[item_id] = alone_row
     if len(alone_by_item) > 1:
         together(list(alone_by_item), alone_by_item, args)
     for item_id, batch_s, reports, alone in details:
@@ -160,6 +156,41 @@ def main():
         print(f"  judges' time in the batch {total:.1f} s over {batch_s:.1f} s of wall time: "
               f"{total / batch_s:.2f} gradings at once on average (--jobs {args.jobs})")
 
+
+
+def measure(item_id, args):
+    """One batch of the item's 8 submissions, then the same 8 one after another; prints the
+    row; (details, (sequential seconds, statuses)) for the tables that follow."""
+    from grader.bank_stubs import bank_stub
+    from grader.catalog import Bank
+
+    with tempfile.TemporaryDirectory(prefix="dlprep-bench-") as temporary, \
+            contextlib.ExitStack() as stack:
+        base = Path(temporary)
+        stub = stack.enter_context(bank_stub(Bank(), item_id))
+        files = submissions(item_id, base / "submissions", stub.path.read_text())
+        batch_s, batch_load, batch_statuses, reuse, reports = batch(
+            item_id, base / "submissions", base / "results", args.jobs, args.device,
+            base / "store")
+        sequential_s, sequential_statuses, alone, sequential_load = sequential(
+            item_id, files, args.device)
+    agree = batch_statuses[item_id] == sequential_statuses
+    print(f"{item_id:<26}{sequential_s:>14.1f}{batch_s:>10.1f}"
+          f"{batch_s / sequential_s:>8.2f}  {reused(reuse)} · verdicts agree: {agree}",
+          flush=True)
+    print(f"{'  load average at the end':<26}{sequential_load:>14.1f}{batch_load:>10.1f}",
+          flush=True)
+    return (item_id, batch_s, reports[item_id], alone), (sequential_s, sequential_statuses)
+
+
+def reused(reuse):
+    """The candidates' store hits and results computed, then the reference passes' share."""
+    passes = reuse["passes"]
+    computed = sum((entry.get("reference_cache") or {}).get("misses", 0) for entry in passes)
+    shards = ", ".join(f"{entry['item']} {entry['shard']} {entry['seconds']:.1f} s"
+                       for entry in passes)
+    return (f"{reuse['hits']} hits, {reuse['misses']} computed by candidates; passes: "
+            f"{computed} computed ({shards or 'none'})")
 
 
 def together(items, alone_by_item, args):
@@ -181,7 +212,7 @@ def together(items, alone_by_item, args):
     agree = all(statuses[item_id] == alone_by_item[item_id][1] for item_id in items)
     label = f"all {len(items)} items, 1 batch"
     print(f"{label:<26}{sequential_s:>14.1f}{batch_s:>10.1f}{batch_s / sequential_s:>8.2f}  "
-          f"{reuse['hits']} hits, {reuse['misses']} computed · verdicts agree: {agree}")
+          f"{reused(reuse)} · verdicts agree: {agree}")
     print(f"{'  load average at the end':<26}{'':>14}{batch_load:>10.1f}", flush=True)
 
 

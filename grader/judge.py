@@ -7,8 +7,11 @@ imports no framework; it never runs learner code itself.
 """
 
 import contextlib
+import copy
 import dataclasses
+import hashlib
 import io
+import os
 import secrets
 import time
 import zlib
@@ -181,6 +184,7 @@ class CheckWorkers:
     def __init__(self, session, timing):
         self.session = session
         self.timing = timing
+        self.answers = {}  # a reference pass's reference results of this check, by store key
 
     def note(self, text):
         """Say how the check passed (shown under a passed check; a failure's message wins)."""
@@ -213,10 +217,14 @@ class CheckWorkers:
                 cache.put(probe, inputs, ready, value, seconds)
         self.timing.reference_s[probe] = seconds
         self.timing.reference_form[probe] = form_of(value)
+        if self.session.reference_pass and cache and ready:
+            self.answers[cache.key(probe, inputs, ready)] = copy.deepcopy(value)
         return value
 
     def learner(self, probe, **inputs):
         session = self.session
+        if session.reference_pass:
+            return self.mirrored(probe, inputs)
         reference_s = self.timing.reference_s.get(probe)
         limit_s = session.bounded(session.limits.for_reference(reference_s)
                                   if reference_s is not None else session.limits.cap_s, probe)
@@ -245,6 +253,17 @@ class CheckWorkers:
         raise LearnerFault(verdicts.ERROR if reply["op"] == "internal" else verdicts.CRASHED,
                            "the check could not run your code: "
                            f"{str(reply.get('message', 'the worker answered out of turn'))[:500]}")
+
+    def mirrored(self, probe, inputs):
+        """A reference pass's learner call: the reference's result of the same call, made just
+        before (a `both`). A learner call the reference did not make (the Q-learning checks'
+        extra trainings) ends the check: its result would be the learner's own in a grading,
+        and what follows it mostly takes that result as input, which no candidate shares."""
+        key = self.session.reference_cache.key(probe, inputs, self.session.reference_ready)
+        if key is None or key not in self.answers:
+            raise LearnerFault(verdicts.ERROR, f"a reference pass stops at `{probe}`, a call "
+                                               "the reference did not make")
+        return copy.deepcopy(self.answers[key])
 
     def both(self, probe, **inputs):
         """(reference result, learner result) of the same probe on the same inputs."""
@@ -307,6 +326,13 @@ class SuitePlugin:
     def pytest_runtest_teardown(self, item):
         self.results.append(self._result(item))
         self.session.on_call("check", self.results[-1].title, self.results[-1].status)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item):
+        """A reference pass runs the checks no other pass of its item has claimed."""
+        if self.session.reference_pass and not claim(self.session.reference_pass, item.nodeid):
+            return True  # another pass runs it: nothing to do or report here
+        return None
 
     def pytest_collection_finish(self, session):
         self.session.start_clock(len(session.items))
@@ -383,6 +409,7 @@ class Session:
         self.reference_cache = None  # a grader.cache.Binding, in a batch
         self.reference_ready = None  # the reference worker's ready message (maybe from it)
         self.overall_limit_s = None
+        self.reference_pass = None  # a folder of claims: fill a batch's store, grade nothing
 
     def bounded(self, limit_s, probe):
         """`limit_s`, shortened to what is left of the grading's overall limit."""
@@ -428,7 +455,8 @@ class Session:
 
 
 def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox_kind=None,
-          require_sandbox=False, reference_cache=None, learner_cache_dir=None):
+          require_sandbox=False, reference_cache=None, learner_cache_dir=None,
+          reference_pass=None):
     """Grade `target` (a path) against the item's hidden suite; returns a Report.
 
     `sandbox_kind` (auto, bwrap, none; default $DLPREP_SANDBOX or auto) says what workers run
@@ -444,6 +472,12 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
     used. `learner_cache_dir` is the learner's own compilation cache (self-study only: see
     `grader.cache.self_study_caches`). A theory item's answers file is graded
     against its key by grader/theory/: nothing of the learner's runs, so no workers start.
+
+    `reference_pass` (a folder), with a `reference_cache`, grades nothing: it runs the checks
+    that no other pass sharing the folder has claimed (see `claim`), with the reference
+    answering the learner's calls it has just made itself (see `CheckWorkers.mirrored`), so
+    that the store holds the reference's results before `grade batch` grades any candidate
+    (`target` should be the reference file; no learner worker starts).
     """
     item = bank.item(item_id)
     if item.kind == "theory":
@@ -478,6 +512,11 @@ def grade(bank, item_id, target, device="auto", seed=None, on_call=None, sandbox
                       reference_compile_dir=binding and binding.compile_dir(device),
                       learner_compile_dir=learner_cache_dir)
     session.reference_cache = binding
+    if reference_pass is not None:
+        if binding is None:
+            report.usage_error = "a reference pass needs a sandboxed reference store"
+            return report
+        session.reference_pass = reference_pass
     remove_stale_workdirs()
     subreaper = become_subreaper()
     children_before = own_children()  # a test process's own children are never swept
@@ -505,7 +544,9 @@ def _run(session, bank, report):
               if session.reference_cache else None)
     if stored is None:  # else the reference worker starts at the first call the store misses
         session.reference.start()
-    if stored is not None or not session.reference_cache:
+    if session.reference_pass:
+        pass  # no learner worker: the reference answers for it
+    elif stored is not None or not session.reference_cache:
         session.learner.start()  # loads beside the reference; else once the reference is
         # ready, so that nothing the learner's file runs at import inflates the reference's
         # load time a store keeps for later gradings
@@ -537,7 +578,8 @@ def _run(session, bank, report):
     report.versions = reference_ready["versions"]
     session.on_call("device", f"{session.device} ({report.device_name})", None)
     session.on_call("phase", "loading your file", None)
-    session.learner.await_ready(session.load_limit_s)
+    if not session.reference_pass:
+        session.learner.await_ready(session.load_limit_s)
     report.memory = session.learner.memory_note or session.reference.memory_note
     if session.learner.load_failure:
         report.load_error = with_advice(session.learner.load_failure[1])
@@ -549,9 +591,24 @@ def _run(session, bank, report):
     if outcome == pytest.ExitCode.INTERRUPTED:
         raise KeyboardInterrupt  # pytest swallowed it: a half-run suite must not read as passed
     report.checks = plugin.results
-    if plugin.problems or not plugin.results:
+    ran_none = not plugin.results and not session.reference_pass  # (a pass may find every
+    # check claimed by the item's other passes)
+    if plugin.problems or ran_none:
         report.internal_error = "; ".join(plugin.problems) or (
             "the suite ran no check:\n" + log.getvalue()[-2000:])
+
+
+def claim(folder, nodeid):
+    """Whether this process is the first to claim the check `nodeid` in `folder`: passes of an
+    item sharing a folder take its checks one at a time, in order, so that a pass whose checks
+    were quick takes more of them, whatever each one costs."""
+    name = hashlib.sha256(nodeid.encode()).hexdigest()[:32]
+    try:
+        descriptor = os.open(Path(folder) / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except (FileExistsError, FileNotFoundError):  # claimed, or the batch is stopping (it
+        return False  # removes the folder)
+    os.close(descriptor)
+    return True
 
 
 def _pytest_args(suite_dir):

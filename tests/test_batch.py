@@ -12,6 +12,8 @@ import io
 import json
 import os
 import shutil
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -167,19 +169,118 @@ def test_a_zip_slip_member_is_never_written_outside_the_unpacked_folder(batch):
 
 
 @needs_sandbox
-def test_the_reference_runs_once_and_later_candidates_reuse_its_results(batch):
+def test_reference_passes_compute_the_reference_results_and_no_candidate_grading_does(batch):
     _, results, _, _ = batch
     caches = {name: candidate(results, name)["items"][ITEM]["reference_cache"]
               for name in ("alice", "bob", "carol", "dave")}
-    computing = [name for name, stats in caches.items() if stats["misses"]]
-    assert len(computing) == 1, caches  # the first grading computes, the others wait and read
-    assert all(caches[name]["hits"] > 0 for name in caches if name not in computing), caches
-    assert all(caches[name]["reference_workers"] == 0 for name in caches
-               if not caches[name]["misses"]), (
+    run = batch_record(results)["runs"][0]
+    passes = run.get("reference_passes")
+    assert passes and [entry["shard"] for entry in passes] == ["1/2", "2/2"], (
+        f"a batch of one item with --jobs 2 ran the reference passes {passes}, expected "
+        "two shards")
+    assert all("error" not in entry for entry in passes), f"a pass failed: {passes}"
+    checks = len(candidate(results, "alice")["items"][ITEM]["checks"])
+    assert sum(entry["checks"] for entry in passes) == checks, (
+        f"the passes ran {[entry['checks'] for entry in passes]} checks, expected the "
+        f"suite's {checks} once each")
+    assert sum(entry["reference_cache"]["misses"] for entry in passes) > 0, (
+        f"the passes computed none of the reference's results: {passes}")
+    assert all(stats["misses"] == 0 and stats["hits"] > 0 for stats in caches.values()), (
+        f"after the passes every candidate's reference call should hit the store: {caches}")
+    assert all(stats["reference_workers"] == 0 for stats in caches.values()), (
         f"a grading whose every reference call hit the store still started a reference "
         f"worker: {caches}")
-    run = batch_record(results)["runs"][0]
-    assert run["reference_cache"]["hits"] == sum(stats["hits"] for stats in caches.values())
+    judges = list(caches.values()) + [entry["reference_cache"] for entry in passes]
+    for count in ("hits", "misses", "reference_workers"):
+        assert run["reference_cache"][count] == sum(stats[count] for stats in judges), (
+            f"the run's {count} {run['reference_cache']} are not the sum of its judges' "
+            f"(candidates and passes): {judges}")
+
+
+def test_no_candidate_grading_starts_before_every_reference_pass_has_ended(tmp_path,
+                                                                          monkeypatch):
+    from grader.assessment.batch import (
+        Batch,
+        Job,
+        Options,
+        Outcome,
+        ReferencePass,
+        Submission,
+    )
+    from grader.catalog import Bank
+
+    runner = Batch(Bank(), Options(tmp_path / "submissions", tmp_path / "results", jobs=2),
+                   stream=io.StringIO())
+    runner.state, runner.results = {"runs": []}, tmp_path
+    events, lock = [], threading.Lock()
+
+    def works(kind, name, seconds):
+        with lock:
+            events.append(("start", kind, name))
+        time.sleep(seconds)
+        with lock:
+            events.append(("end", kind, name))
+
+    passes = [ReferencePass(ITEM, index, 2, 60, tmp_path / "claims") for index in range(2)]
+    monkeypatch.setattr(runner, "reference_passes", lambda jobs, count: passes)
+    monkeypatch.setattr(runner, "run_pass", lambda shard: works(
+        "pass", shard.index, 0.2 + 0.4 * shard.index) or {"shard": shard.index})
+    monkeypatch.setattr(runner, "grade_one", lambda job: works(
+        "grading", job.submission.candidate, 0.05) or Outcome(job, report={"status": "passed"}))
+    monkeypatch.setattr(runner, "record", lambda outcome: None)
+    run = runner.run([Job(Submission(f"candidate{number}", ITEM, tmp_path, "0"), 60)
+                      for number in range(4)])
+    last_pass_end = max(index for index, event in enumerate(events)
+                        if event[:2] == ("end", "pass"))
+    first_grading = min(index for index, event in enumerate(events) if event[1] == "grading")
+    assert last_pass_end < first_grading, (
+        f"a candidate's grading started while a reference pass ran: {events}")
+    assert set(events[:2]) == {("start", "pass", 0), ("start", "pass", 1)}, (
+        f"the two passes should run at once with --jobs 2: {events}")
+    assert run["graded"] == 4 and run["reference_passes"] == [{"shard": 0}, {"shard": 1}], run
+    assert not (tmp_path / "claims").exists(), "the passes' claims were left behind"
+
+
+def test_reference_passes_share_the_checks_over_the_jobs_for_code_items_only(tmp_path):
+    from grader.assessment.batch import Batch, Job, Options, Submission
+    from grader.catalog import Bank
+
+    bank = Bank()
+    theory = next(item_id for item_id in bank.items if bank.item(item_id).kind == "theory")
+    runner = Batch(bank, Options(tmp_path / "s", tmp_path / "r", jobs=2))
+    runner.order = [ITEM, "cnn_torch", theory]
+    jobs = {item_id: Job(Submission("alice", item_id, tmp_path / item_id, "0"), 60)
+            for item_id in runner.order}
+
+    def shards(*item_ids, count=2):
+        return [(shard.item_id, shard.index, shard.count)
+                for shard in runner.reference_passes([jobs[i] for i in item_ids], count)]
+
+    assert shards(ITEM) == [(ITEM, 0, 2), (ITEM, 1, 2)]
+    assert shards(ITEM, "cnn_torch") == [(ITEM, 0, 1), ("cnn_torch", 0, 1)]
+    assert shards(ITEM, "cnn_torch", count=4) == [
+        (ITEM, 0, 2), ("cnn_torch", 0, 2), (ITEM, 1, 2), ("cnn_torch", 1, 2)]
+    folders = {shard.claims for shard in runner.reference_passes([jobs[ITEM]], 2)}
+    assert len(folders) == 1, f"the passes of one item must share their claims: {folders}"
+    assert shards(theory) == [], "a theory item has no reference to run"
+    runner.unsandboxed = True
+    assert shards(ITEM) == [], "an unsandboxed batch has no store to fill"
+
+
+@pytest.mark.parametrize("extra", [["--file", str(REFERENCE)], []], ids=["a file", "no store"])
+def test_a_reference_pass_without_its_store_or_with_a_file_is_a_usage_error(tmp_path, extra):
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    store = [] if extra == [] else ["--reference-cache", str(tmp_path / "store")]
+    result = CliRunner().invoke(cli, ["exercise", ITEM, "--reference-pass", str(tmp_path),
+                                      *store, *extra])
+    assert result.exit_code == 2, (
+        f"grade exercise --reference-pass {tmp_path} {store + extra} exited "
+        f"{result.exit_code}: {result.output}")
+    assert "--reference-pass" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "store").exists()
 
 
 def test_running_the_same_command_again_grades_nothing(batch):
@@ -361,13 +462,25 @@ def test_a_batch_without_copydetect_says_the_similarity_check_did_not_run_and_is
         tmp_path, monkeypatch):
     """The extra `similarity` is optional: a batch without it names the install and exits as
     its gradings say (here 1: a submission that cannot be read), never as an internal error."""
+    from grader.assessment import batch as batch_module
     from grader.assessment import similarity
 
     def missing():
         raise similarity.MissingExtra(f"similarity checks need the optional extra copydetect "
                                       f"(No module named 'copydetect'): run `{similarity.INSTALL}`")
 
+    class InThisProcess:  # the check runs here, where copydetect is patched away
+        def __init__(self, results):
+            self.results = results
+
+        def outcome(self):
+            return tuple(batch_module.similarity_outcome(self.results))
+
+        def stop(self):
+            pass
+
     monkeypatch.setattr(similarity, "_copydetect", missing)
+    monkeypatch.setattr(batch_module, "EarlySimilarity", InThisProcess)
     (tmp_path / "submissions" / "frank").mkdir(parents=True)
     (tmp_path / "submissions" / "frank" / f"{ITEM}.py").write_bytes(b"x = '\xe9t\xe9'\n")
     code, output = run_batch(tmp_path / "submissions", tmp_path / "results")
@@ -375,3 +488,102 @@ def test_a_batch_without_copydetect_says_the_similarity_check_did_not_run_and_is
     assert "similarity check did not run" in output and similarity.INSTALL in output, output
     assert "internal error" not in output, output
     assert (tmp_path / "results" / "summary.csv").exists(), output
+
+
+def test_the_similarity_check_runs_in_a_session_of_its_own_at_the_lowest_priority(tmp_path):
+    pytest.importorskip("copydetect")
+    from grader.assessment.batch import EarlySimilarity
+
+    for name in ("alice", "bob"):
+        (tmp_path / ".unpacked" / name).mkdir(parents=True)
+        shutil.copy(REFERENCE, tmp_path / ".unpacked" / name / f"{ITEM}.py")
+    early = EarlySimilarity(tmp_path)
+    pid = early.process.pid  # it lives a second at least (imports)
+    priority, session = os.getpriority(os.PRIO_PROCESS, pid), os.getsid(pid)
+    group = Path(f"/proc/{pid}/autogroup")
+    group = group.read_text() if group.exists() else "nice 19 (no autogroup here)"
+    status, outputs = early.outcome()
+    assert priority == 19, f"the similarity process ran at nice {priority}, expected 19"
+    assert session == pid, "the similarity process shares a session (a scheduling group)"
+    assert "nice 19" in group, f"its scheduling group is not at the lowest priority: {group}"
+    assert status == "done" and str(tmp_path / "similarity.json") in outputs, (status, outputs)
+    flagged = json.loads((tmp_path / "similarity.json").read_text())["flagged"]
+    assert any({row["a"], row["b"]} == {"alice", "bob"} for row in flagged), (
+        f"two copies of the reference were not flagged as a pair: {flagged}")
+
+
+def test_a_check_is_claimed_by_the_first_pass_that_asks_and_only_by_it(tmp_path):
+    from grader.judge import claim
+
+    first = claim(tmp_path, "test_x.py::test_one")
+    again = claim(tmp_path, "test_x.py::test_one")
+    other = claim(tmp_path, "test_x.py::test_two")
+    assert (first, again, other) == (True, False, True), (
+        f"claim(test_one) twice, then claim(test_two) gave {(first, again, other)}, expected "
+        "(True, False, True)")
+
+
+@needs_sandbox
+def test_a_reference_pass_fills_the_store_and_records_no_progress_for_the_learner(tmp_path,
+                                                                                 monkeypatch):
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    monkeypatch.setenv("DLPREP_PROGRESS", str(tmp_path / "progress.json"))
+    (tmp_path / "claims").mkdir()
+    result = CliRunner().invoke(cli, [
+        "exercise", ITEM, "--reference-pass", str(tmp_path / "claims"), "--reference-cache",
+        str(tmp_path / "store"), "--device", "cpu", "--seed", "7", "--format", "json"])
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0 and report["status"] == "passed", result.output
+    assert report["reference_cache"]["misses"] > 0 and report["file"].startswith("solutions"), (
+        f"a reference pass should compute the reference's results: {report['file']}, "
+        f"{report['reference_cache']}")
+    assert len(list((tmp_path / "claims").iterdir())) == len(report["checks"]), (
+        "a pass alone should claim every check it ran")
+    assert not (tmp_path / "progress.json").exists(), (
+        "a reference pass recorded progress, as if the learner had passed the item")
+
+
+def test_a_similarity_process_that_fails_says_why_and_is_a_problem_not_a_crash(tmp_path):
+    pytest.importorskip("copydetect")  # without it the outcome is a note, as tested above
+    from grader.assessment.batch import EarlySimilarity, write_reports
+
+    (tmp_path / "results").write_text("a file where the results folder should be\n")
+    early = EarlySimilarity(tmp_path / "results")
+    written, problems, _ = write_reports(tmp_path / "results", early)
+    assert any(problem.startswith("similarity:") and "results" in problem
+               for problem in problems), (
+        f"write_reports with a similarity process that failed gave problems {problems}")
+
+
+def test_where_an_items_pass_failed_its_first_grading_runs_alone_among_its_items(tmp_path,
+                                                                                monkeypatch):
+    from grader.assessment.batch import Batch, Job, Options, Outcome, Submission
+    from grader.catalog import Bank
+
+    runner = Batch(Bank(), Options(tmp_path / "submissions", tmp_path / "results", jobs=2),
+                   stream=io.StringIO())
+    runner.state, runner.results, runner.order = {"runs": []}, tmp_path, [ITEM]
+    events, lock = [], threading.Lock()
+
+    def grade(job):
+        with lock:
+            events.append(("start", job.submission.candidate))
+        time.sleep(0.1)
+        with lock:
+            events.append(("end", job.submission.candidate))
+        return Outcome(job, report={"status": "passed"})
+
+    monkeypatch.setattr(runner, "run_pass", lambda shard: {
+        "item": shard.item_id, "shard": f"{shard.index + 1}/{shard.count}",
+        "error": "the reference worker did not start"})
+    monkeypatch.setattr(runner, "grade_one", grade)
+    monkeypatch.setattr(runner, "record", lambda outcome: None)
+    run = runner.run([Job(Submission(name, ITEM, tmp_path, "0"), 60)
+                      for name in ("alice", "bob", "carol")])
+    assert events[:2] == [("start", "alice"), ("end", "alice")], (
+        f"with its item's pass failed, the first grading should run alone among its item's: "
+        f"{events}")
+    assert run["graded"] == 3 and all("error" in entry for entry in run["reference_passes"])

@@ -418,6 +418,7 @@ def test_the_learners_call_gets_the_limit_calibrated_on_the_references_time():
             self.on_call = lambda event, probe, limit_s: None
             self.deadline = None  # no overall limit: the calibrated one alone
             self.overall_limit_s = None
+            self.reference_pass = None  # a grading, not a batch's reference pass
 
     timing = CheckTiming(reference_s={"loss": 3.0})
     CheckWorkers(FakeSession(), timing).learner("loss", x=1)

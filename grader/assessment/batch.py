@@ -9,9 +9,15 @@ What cannot be read is a per-candidate error; the batch goes on.
 
 Each grading is its own judge process, `python -m grader exercise ... --mode assessment`, in a
 pool of `--jobs`: the judge's end-of-run sweep of its workers is per process, so no grading
-touches another's. The judges share the reference's results through grader/cache.py (the
-first grading of an item computes them; the others of that item wait for it when there is
-other work to do, then read them). Every finished grading is written at once to
+touches another's. The judges share the reference's results through grader/cache.py:
+reference passes (`grade exercise --reference-pass`: the reference alone; an item's passes
+share its checks, each taking the next one no other has taken) compute them first, and no
+candidate's grading starts before every pass ends, so no candidate's code runs while the
+reference's times are measured; the candidates' judges read them back (where a pass failed,
+its item's first candidate computes them, alone among its item's gradings). The similarity
+check reads only the submissions, so it runs beside the candidates' judges at the lowest
+priority. Every
+finished grading is written at once to
 `RESULTS/candidates/<candidate>.json`; `RESULTS/batch.json` holds the batch's seed, device,
 bank digest and a record of every run, so the same command, run again, grades only what is
 missing or changed.
@@ -358,6 +364,19 @@ class Job:
 
 
 @dataclasses.dataclass
+class ReferencePass:
+    """One of `count` judges that run an item's checks on the reference alone, each taking the
+    next check no other has claimed in `claims`, to fill the batch's store before any
+    candidate's code runs (`grade exercise --reference-pass CLAIMS`)."""
+
+    item_id: str
+    index: int
+    count: int
+    timeout_s: float
+    claims: Path = None
+
+
+@dataclasses.dataclass
 class Outcome:
     job: Job
     report: dict = None
@@ -493,7 +512,50 @@ class Batch:
             command += ["--sandbox", options.sandbox_kind]
         return command + ["--require-sandbox", "--reference-cache", str(self.cache_dir())]
 
-    def grade_one(self, job):
+    def pass_command(self, reference_pass, output):
+        command = [sys.executable, "-I", "-m", "grader", "exercise", reference_pass.item_id,
+                   "--reference-pass", str(reference_pass.claims),
+                   "--format", "json", "--output", str(output),
+                   "--seed", str(self.state["seed"]), "--device", self.options.device,
+                   "--mode", "assessment", "--require-sandbox",
+                   "--reference-cache", str(self.cache_dir())]
+        if self.options.sandbox_kind:
+            command += ["--sandbox", self.options.sandbox_kind]
+        return command
+
+    def reference_passes(self, jobs, count=None):
+        """The passes that fill the store for `jobs` first: `count` over the items, those of
+        an item sharing a folder of claims (made by `run`)."""
+        if self.unsandboxed:
+            return []  # no store: every judge runs its own reference
+        count = count or self.options.jobs or default_jobs()
+        items = [item_id for item_id in self.order
+                 if self.bank.item(item_id).kind != "theory"
+                 and any(job.submission.item_id == item_id for job in jobs)]
+        shards = max(1, count // len(items)) if items else 0
+        claims = {item_id: self.results / ".tmp" / f"claims-{item_id}" for item_id in items}
+        return [ReferencePass(item_id, index, shards, self._timeout_s(item_id), claims[item_id])
+                for index in range(shards) for item_id in items]
+
+    def run_pass(self, reference_pass):
+        """Run one reference pass; its summary for batch.json, with an `error` where it failed
+        (its item's first candidate then computes what it did not store: see `run`)."""
+        started = time.perf_counter()
+        outcome = self.grade_one(Job(None, reference_pass.timeout_s),
+                                 self.pass_command(reference_pass, "{output}"))
+        summary = {"item": reference_pass.item_id,
+                   "shard": f"{reference_pass.index + 1}/{reference_pass.count}",
+                   "seconds": round(time.perf_counter() - started, 2)}
+        if outcome.report is not None:
+            summary["checks"] = len(outcome.report.get("checks") or [])
+            summary["reference_cache"] = outcome.report.get("reference_cache")
+            if outcome.report.get("internal_error"):
+                summary["error"] = str(outcome.report["internal_error"])[:1500]
+        else:
+            summary["error"] = outcome.error
+        return summary
+
+    def grade_one(self, job, template=None):
         """Run one judge process; an Outcome with its JSON report, or with an error."""
         submission = job.submission
         descriptor, output = tempfile.mkstemp(prefix="report-", suffix=".json",
@@ -504,8 +566,10 @@ class Batch:
             with self.lock:
                 if self.stopping.is_set():
                     return Outcome(job, error="not graded: the batch was stopped")
+                command = (self.command(submission, output) if template is None else
+                           [str(output) if part == "{output}" else part for part in template])
                 process = subprocess.Popen(
-                    self.command(submission, output), stdin=subprocess.DEVNULL,
+                    command, stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     cwd=self.results / ".unpacked", start_new_session=True)
                 self.running[id(process)] = process
@@ -564,35 +628,51 @@ class Batch:
                                      "error": outcome.error})
         write_json(self._record_path(submission.candidate), self._ordered(record))
 
-    def run(self, jobs, count=None):
-        """Grade `jobs`, `count` at a time; returns this run's summary (a dict)."""
+    def run(self, jobs, count=None, after_passes=None):
+        """Grade `jobs`, `count` at a time; returns this run's summary (a dict). The reference
+        passes run first, and no candidate's grading starts before all of them end: no
+        candidate's code runs while the reference's times, which set every candidate's limits,
+        are measured. Where an item's pass failed, its first candidate computes what the
+        store lacks, as the only grading of its item at that time (its times may then be
+        measured beside another item's candidate). `after_passes()` is called once they end."""
         count = count or self.options.jobs or default_jobs()
         progress = Progress(len(jobs), self.stream)
         run = {"started": _now(), "jobs": count, "graded": 0, "failed": 0, "judge_errors": 0,
                "reference_cache": {"hits": 0, "misses": 0, "rejected": 0, "rescaled": 0}}
         self.state["runs"].append(run)
-        pending = collections.deque(jobs)
-        primed = set() if not self.unsandboxed else {job.submission.item_id for job in jobs}
-        running = {}
         executor = concurrent.futures.ThreadPoolExecutor(max_workers=count)
         progress.start()
         try:
-            while pending or running:
-                while len(running) < count and pending:
-                    job = _next_job(pending, primed, {j.submission.item_id
-                                                      for j in running.values()})
-                    if job is None:
-                        break  # the item's first grading is computing the reference's results
-                    running[executor.submit(self.grade_one, job)] = job
-                done, _ = concurrent.futures.wait(
-                    running, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in done:
-                    job = running.pop(future)
-                    outcome = future.result()
-                    primed.add(job.submission.item_id)
-                    self.record(outcome)
-                    self._count(run, outcome)
-                    progress.update(run["graded"] + run["judge_errors"], run["failed"])
+            passes = self.reference_passes(jobs, count)
+            if passes:
+                run["reference_passes"] = []
+                for folder in {reference_pass.claims for reference_pass in passes}:
+                    shutil.rmtree(folder, ignore_errors=True)  # a stopped run's claims
+                    folder.mkdir(parents=True)
+                try:
+                    self._pool(executor, count, passes, self.run_pass,
+                               run["reference_passes"].append)
+                finally:
+                    for folder in {reference_pass.claims for reference_pass in passes}:
+                        shutil.rmtree(folder, ignore_errors=True)
+                run["reference_passes"].sort(key=lambda entry: (str(entry.get("item")),
+                                                                str(entry.get("shard"))))
+                for entry in run["reference_passes"]:
+                    self._count_store(run, entry.get("reference_cache"))
+            if after_passes is not None:
+                after_passes()
+            failed = {entry["item"] for entry in run.get("reference_passes", [])
+                      if "error" in entry}
+            primed = {job.submission.item_id for job in jobs} - failed
+
+            def graded(outcome):
+                primed.add(outcome.job.submission.item_id)
+                self.record(outcome)
+                self._count(run, outcome)
+                progress.update(run["graded"] + run["judge_errors"], run["failed"])
+
+            self._pool(executor, count, jobs, self.grade_one, graded,
+                       pick=lambda pending, running: _next_job(pending, primed, running))
         except BaseException:
             self.stop_all()
             executor.shutdown(wait=True, cancel_futures=True)
@@ -606,6 +686,25 @@ class Batch:
         return run
 
     @staticmethod
+    def _pool(executor, count, tasks, function, done, pick=None):
+        """`function(task)` for every task, `count` at a time; `done(result)` for each as it
+        ends (in this thread). `pick(pending, running tasks)` takes the next task out of
+        `pending` (None: none may start yet); by default the first."""
+        pending, running = collections.deque(tasks), {}
+        pick = pick or (lambda waiting, _: waiting.popleft())
+        while pending or running:
+            while len(running) < count and pending:
+                task = pick(pending, list(running.values()))
+                if task is None:
+                    break
+                running[executor.submit(function, task)] = task
+            finished, _ = concurrent.futures.wait(
+                running, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                del running[future]
+                done(future.result())
+
+    @staticmethod
     def _count(run, outcome):
         if outcome.report is None:
             run["judge_errors"] += 1
@@ -614,14 +713,21 @@ class Batch:
         run["graded"] += 1
         if outcome.report.get("status") != "passed":
             run["failed"] += 1
-        for key, value in (outcome.report.get("reference_cache") or {}).items():
+        Batch._count_store(run, outcome.report.get("reference_cache"))
+
+    @staticmethod
+    def _count_store(run, stats):
+        """A judge's store counts (hits, results computed, workers started) into the run's."""
+        for key, value in (stats or {}).items():
             if isinstance(value, int) and not isinstance(value, bool):  # counts, summed
                 run["reference_cache"][key] = run["reference_cache"].get(key, 0) + value
 
 
-def _next_job(pending, primed, running_items):
-    """The first pending job whose item's reference results are ready or being made by no one
-    (so the first grading of an item computes them, and the others read them)."""
+def _next_job(pending, primed, running):
+    """The first pending job whose item's results are stored, or whose item no running
+    grading is computing (an item whose reference pass failed: its first grading computes
+    them alone among its item's, and the others then read them)."""
+    running_items = {job.submission.item_id for job in running}
     for index, job in enumerate(pending):
         item_id = job.submission.item_id
         if item_id in primed or item_id not in running_items:
@@ -631,9 +737,8 @@ def _next_job(pending, primed, running_items):
 
 
 def _interleave(jobs):
-    """Jobs ordered item by item in turn, so that the first gradings are of different items.
-    (An item's first grading computes the reference's results its submission reaches: a stub
-    stops early and leaves the rest to later gradings, which may then compute some twice.)"""
+    """Jobs ordered item by item in turn, so that gradings at once are of different items
+    (whose workers load different frameworks and programs)."""
     by_item = collections.OrderedDict()
     for job in jobs:
         by_item.setdefault(job.submission.item_id, []).append(job)
@@ -714,11 +819,69 @@ def _clock(seconds):
 # --- after the gradings --------------------------------------------------------------------
 
 
-def write_reports(results):
+class EarlySimilarity:
+    """grader.assessment.similarity.write_all in a process of its own, started once the
+    reference passes end: it reads only the submissions `prepare` copied, so it need not wait
+    for the gradings, and at the lowest priority it takes mostly the CPU the judges leave (a
+    judge starting, a batch's last grading alone) instead of adding its seconds after the last
+    grading. The judges run in sessions of their own, so where the kernel groups a session's
+    processes for scheduling (autogroup), nice acts only within a group: the process gets its
+    own session, and its group the lowest priority."""
+
+    def __init__(self, results):
+        self.stderr = tempfile.TemporaryFile()  # not a pipe: it would fill and stall the check
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-m", "grader.assessment.batch", "similarity",
+             str(Path(results).absolute())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr,
+            start_new_session=True)  # out of the terminal's group: stop() ends it
+        try:
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, 19)
+            with open(f"/proc/{self.process.pid}/autogroup", "w", encoding="ascii") as group:
+                group.write("19")
+        except OSError:  # it ended already, or this system has no autogroup: nice alone
+            pass
+
+    def outcome(self):
+        """("done", outputs), ("missing", message) or ("failed", message), once it ends."""
+        stdout, _ = self.process.communicate()
+        try:
+            status, value = json.loads(stdout.decode("utf-8").strip().splitlines()[-1])
+        except (ValueError, TypeError, IndexError):
+            self.stderr.seek(0)
+            tail = self.stderr.read().decode("utf-8", "replace").strip()[-1000:]
+            return "failed", f"exit {self.process.returncode}: {tail or 'no message'}"
+        finally:
+            self.stderr.close()
+        return status, value
+
+    def stop(self):
+        """End the process if it still runs (an interrupted batch); safe to call again."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+        self.stderr.close()
+
+
+def similarity_outcome(results):
+    """similarity.write_all over RESULTS as [status, value]: ["done", outputs], ["missing",
+    message] (the optional extra is not installed) or ["failed", message]."""
+    from grader.assessment import similarity
+
+    try:
+        return ["done", [str(path) for path in similarity.write_all(Path(results))]]
+    except similarity.MissingExtra as exc:
+        return ["missing", str(exc)]
+    except Exception as exc:  # said by write_reports, as if it ran there
+        return ["failed", f"{type(exc).__name__}: {exc}"]
+
+
+def write_reports(results, early=None):
     """Similarity (grader.assessment.similarity) and the reports (grader.assessment.reports),
     where those modules exist; returns (outputs written, problems, notes). A note is a check
     that did not run because its optional extra is not installed (the batch is complete
-    without it); a problem is a fault."""
+    without it); a problem is a fault. `early`, an EarlySimilarity started for the same
+    RESULTS, gives the similarity check's outcome (waited for here)."""
     written, problems, notes = [], [], []
     try:
         from grader.assessment import similarity
@@ -734,7 +897,14 @@ def write_reports(results):
         if function is None:
             continue
         try:
-            outputs = function(Path(results))
+            if name == "similarity" and early is not None:
+                status, outputs = early.outcome()
+                if status == "missing":
+                    raise similarity.MissingExtra(outputs)
+                if status == "failed":
+                    raise RuntimeError(outputs)
+            else:
+                outputs = function(Path(results))
         except missing_extra as exc:
             notes.append(f"the {name} check did not run: {exc}")
             continue
@@ -743,3 +913,10 @@ def write_reports(results):
             continue
         written += [str(path) for path in outputs or []]
     return written, problems, notes
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["similarity"] and len(sys.argv) == 3:
+        print(json.dumps(similarity_outcome(sys.argv[2])))  # what EarlySimilarity reads
+    else:
+        raise SystemExit("usage: python -m grader.assessment.batch similarity RESULTS")

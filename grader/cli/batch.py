@@ -58,6 +58,7 @@ def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind
         UNSANDBOXED,
         Batch,
         BatchError,
+        EarlySimilarity,
         Options,
         write_reports,
     )
@@ -92,6 +93,7 @@ def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind
     known = sum(len(record["items"]) for record in runner.records.values())
     echo(f"{len(runner.candidates)} candidates, {len(jobs_to_run)} submissions to grade "
          f"({known} graded before) · {seed_note} · device {device}", err=True)
+    early = []  # the similarity check, started once no reference time is being measured
     try:
         if scheduler:
             try:
@@ -101,20 +103,30 @@ def batch(submissions, results, items, jobs, seed, device, regrade, sandbox_kind
             except ImportError as exc:
                 raise UserError(f"--scheduler needs Dask: pip install -e '.[cluster]' "
                                 f"({exc})") from None
+            early.append(EarlySimilarity(results))
             run = cluster.run(runner, jobs_to_run, scheduler,
                               echo=lambda text: echo(text, err=True))
         else:
-            run = runner.run(jobs_to_run)
+            run = runner.run(jobs_to_run,
+                             after_passes=lambda: early.append(EarlySimilarity(results)))
+        written, problems, notes = write_reports(results, early[0] if early else None)
     except KeyboardInterrupt:
         raise Interrupted("interrupted: the finished gradings are kept in "
                           f"{results}; run the same command to grade the rest.") from None
-    written, problems, notes = write_reports(results)
+    finally:
+        for process in early:
+            process.stop()
     cache = run["reference_cache"]
     workers = (f", {cache['reference_workers']} reference workers started"
                if "reference_workers" in cache else "")
     echo(f"Graded {run['graded']} submissions ({run['failed']} did not pass, "
          f"{run['judge_errors']} could not be graded); reference results reused "
          f"{cache['hits']} times, computed {cache['misses']} times{workers}.")
+    for entry in run.get("reference_passes", []):
+        if "error" in entry:
+            echo(f"warning: the reference pass {entry['item']} {entry['shard']} failed, so its "
+                 f"item's candidates computed the reference's results: {entry['error'][:300]}",
+                 err=True, fg="yellow")
     echo(f"Per-candidate results: {Path(results) / 'candidates'}/ (batch record: "
          f"{Path(results) / 'batch.json'})")
     for path in written:

@@ -45,8 +45,13 @@ Examples:
 @click.option("--reference-cache", "reference_cache", type=click.Path(file_okay=False),
               hidden=True, help="The reference results store `grade batch` shares between its "
                                 "judges (grader/cache.py).")
+@click.option("--reference-pass", "reference_pass", type=click.Path(file_okay=False,
+              exists=True), hidden=True,
+              help="CLAIMS: grade nothing; fill --reference-cache with the reference's results "
+                   "of the checks no other pass sharing the folder CLAIMS has claimed (what "
+                   "`grade batch` runs before its candidates).")
 def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_sandbox, mode,
-             reference_cache):
+             reference_cache, reference_pass):
     """Grade your solution of exercise ID against its hidden checks."""
     from grader import progress
     from grader.cli.elapsed import graded
@@ -58,10 +63,12 @@ def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_san
     store = _reference_store(reference_cache)
     bank = load_bank()
     item = find_item(bank, item_id)
+    if reference_pass:
+        path = _reference_pass_file(bank, item, path, store, reference_pass)
     own_file = is_own_stub(bank, item.id, path)  # progress is recorded for it alone
     path = readable_file(str(bank.stub_file(item.id)) if path is None else path)
     writable_output(output, path)
-    caches = {"reference_cache": store}
+    caches = {"reference_cache": store, "reference_pass": reference_pass or None}
     if store is None and not assessment:  # self-study: the user's caches (grader/cache.py)
         from grader.cache import self_study_caches
 
@@ -73,6 +80,13 @@ def exercise(item_id, path, device, seed, fmt, output, sandbox_kind, require_san
     if own_file and report.status != "error" and not assessment:
         progress.record(bank, report)
     raise SystemExit(int(report.exit_code))
+
+
+def _reference_pass_file(bank, item, path, store, reference_pass):
+    if store is None or path is not None or item.kind == "theory":
+        raise click.UsageError("--reference-pass CLAIMS takes a code item, --reference-cache "
+                               "and no --file")
+    return str(bank.solution_file(item.id))
 
 
 def _reference_store(folder):

@@ -185,12 +185,16 @@ def measure(item_id, args):
 
 def reused(reuse):
     """The candidates' store hits and results computed, then the reference passes' share."""
-    passes = reuse["passes"]
-    computed = sum((entry.get("reference_cache") or {}).get("misses", 0) for entry in passes)
+    passes = reuse["passes"]  # the run's counts include the passes' own
+
+    def by_passes(count):
+        return sum((entry.get("reference_cache") or {}).get(count, 0) for entry in passes)
+
     shards = ", ".join(f"{entry['item']} {entry['shard']} {entry['seconds']:.1f} s"
                        for entry in passes)
-    return (f"{reuse['hits']} hits, {reuse['misses']} computed by candidates; passes: "
-            f"{computed} computed ({shards or 'none'})")
+    return (f"{reuse['hits'] - by_passes('hits')} hits, "
+            f"{reuse['misses'] - by_passes('misses')} computed by candidates; passes: "
+            f"{by_passes('misses')} computed ({shards or 'none'})")
 
 
 def together(items, alone_by_item, args):

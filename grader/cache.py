@@ -57,7 +57,7 @@ from pathlib import Path
 from grader import channel
 
 MAGIC = b"DLPREP-REFERENCE-1\n"
-SCHEMA = 3  # 3: the single-threaded calibration workload
+SCHEMA = 4  # 3: the single-threaded calibration workload; 4: workers on one torch thread
 CALIBRATION_SPAN = 4.0  # a stored time is used only within this factor of today's machine
 COMPILED = "compiled"  # the reference workers' compilation caches, inside the store's folder
 FRAMEWORKS = ("torch", "jax", "jaxlib", "optax", "numpy")

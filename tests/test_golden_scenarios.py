@@ -15,6 +15,8 @@ import time
 import process_tree
 import pytest
 
+from grader import sandbox
+
 ITEM = "linear_regression_torch"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -72,10 +74,16 @@ def test_an_exception_shows_the_learners_frames_only(grade_json, learner_file):
     assert not os.path.isabs(message.splitlines()[1].split(",")[0].strip()), message
 
 
+@pytest.mark.parametrize("kind", ["none", "bwrap"])
 def test_the_learners_torch_runs_one_thread_that_sleeps_while_it_waits(grade_json, learner_file,
-                                                                      only_checks):
+                                                                      only_checks, monkeypatch,
+                                                                      kind):
     # Two gradings at once, each with a worker per side and an OpenMP thread per core spinning
     # while it waited, made the reference's own 500-step fit time out at random on 2 cores.
+    # In the sandbox the settings must get through its environment filter too.
+    if kind == "bwrap" and sandbox.choose("auto").kind != "bwrap":
+        pytest.skip(f"bubblewrap cannot start here: {sandbox.choose('auto').reason}")
+    monkeypatch.setenv("DLPREP_SANDBOX", kind)
     only_checks("loss_is_a_zero_dimensional_tensor")
     path = learner_file(ITEM, extra=textwrap.dedent("""
         import os
@@ -86,6 +94,7 @@ def test_the_learners_torch_runs_one_thread_that_sleeps_while_it_waits(grade_jso
     """))
     code, report = grade_json(ITEM, "--file", path)
     messages = [check["message"] for check in report["checks"]]
+    assert report["sandbox"]["kind"] == kind, f"graded in {report['sandbox']}, expected {kind}"
     assert code == 1 and any("RuntimeError: threads=" in m for m in messages), (
         f"exit {code}; expected the learner's mse_loss to raise its settings; got {messages}")
     assert any("threads=1 wait=PASSIVE" in m for m in messages), (

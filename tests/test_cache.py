@@ -63,6 +63,18 @@ def test_the_key_changes_with_inputs_versions_device_and_seed_but_not_dict_order
     assert key not in others and len(set(others)) == len(others)
 
 
+def test_an_entry_stored_under_an_earlier_schema_is_not_used(tmp_path, monkeypatch):
+    # A schema bump retires times measured under other worker settings (4: one torch thread).
+    store = ReferenceStore(tmp_path)
+    inputs = {"x": np.ones((4, 3), np.float32)}
+    monkeypatch.setattr(cache, "SCHEMA", cache.SCHEMA - 1)
+    binding(store).put("fit_weights", inputs, READY, VALUE, 1.25)
+    monkeypatch.setattr(cache, "SCHEMA", cache.SCHEMA + 1)
+    got = binding(store).get("fit_weights", inputs, READY)
+    assert got is None, (f"get after a schema bump returned {got!r} from an entry stored under "
+                         f"the schema before; expected a miss")
+
+
 @pytest.mark.parametrize("offset", [5, -1, -40])  # the magic, the payload, the header
 def test_an_entry_with_a_flipped_byte_is_deleted_and_rebuilt(tmp_path, offset):
     store = ReferenceStore(tmp_path)
